@@ -29,6 +29,9 @@ inline constexpr std::size_t kCommitmentSize = 32;
 inline constexpr std::size_t kStreamHeaderSize = kSaltSize + kCommitmentSize;  // 56
 inline constexpr std::size_t kInputKeySize = 32;
 inline constexpr std::uint64_t kMaxChunks = std::uint64_t{1} << 38;
+// Chunks per read or write batch: 32 chunks = 512 KiB of plaintext per system call, and the bound on a reader's or
+// writer's buffers (two batches) whatever the object size.
+inline constexpr std::size_t kDefaultBatchChunks = 32;
 
 using Salt = std::array<std::uint8_t, kSaltSize>;
 using Commitment = std::array<std::uint8_t, kCommitmentSize>;
@@ -74,7 +77,7 @@ class StreamEncryptor {
   // A random salt unless `salt` is given (tests inject the vectors' salts).
   static Result<StreamEncryptor> create(std::span<const std::uint8_t> input_key, std::span<const std::uint8_t> context,
                                         ByteSink& sink, std::optional<Salt> salt = std::nullopt,
-                                        std::size_t batch_chunks = 64);
+                                        std::size_t batch_chunks = kDefaultBatchChunks);
   const Salt& salt() const { return salt_; }
   const Commitment& commitment() const { return cipher_.commitment(); }
 
@@ -106,7 +109,7 @@ class StreamDecryptor {
  public:
   static Result<StreamDecryptor> create(std::span<const std::uint8_t> input_key,
                                         std::span<const std::uint8_t> context, ByteSink& sink,
-                                        std::size_t batch_chunks = 64);
+                                        std::size_t batch_chunks = kDefaultBatchChunks);
   Status update(std::span<const std::uint8_t> ciphertext);
   Status finish();
   std::uint64_t plaintext_bytes() const { return plaintext_bytes_; }
@@ -123,7 +126,8 @@ class StreamDecryptor {
   std::vector<std::uint8_t> context_;
   std::optional<StreamCipher> cipher_;
   ByteSink* sink_;
-  std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> buffer_;     // ciphertext waiting to be opened
+  std::vector<std::uint8_t> plaintext_;  // verified plaintext of one drain
   std::size_t buffered_ = 0;
   std::size_t batch_chunks_;
   std::uint64_t chunk_index_ = 0;
@@ -141,7 +145,7 @@ class StreamReader {
  public:
   static Result<StreamReader> open(RandomAccessSource& source, std::uint64_t offset, std::uint64_t length,
                                    std::span<const std::uint8_t> input_key, std::span<const std::uint8_t> context,
-                                   std::size_t batch_chunks = 64);
+                                   std::size_t batch_chunks = kDefaultBatchChunks);
 
   // Plaintext size implied by the ciphertext length (not yet authenticated; see authenticate_length()).
   std::uint64_t plaintext_size() const { return plaintext_size_; }
@@ -167,7 +171,8 @@ class StreamReader {
   Salt salt_;
   std::uint64_t plaintext_size_;
   std::size_t batch_chunks_;
-  std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> buffer_;     // sealed chunks of one batch, allocated on first read
+  std::vector<std::uint8_t> plaintext_;  // their verified plaintext
 };
 
 }  // namespace blobseal::seal

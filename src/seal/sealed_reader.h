@@ -16,7 +16,7 @@ class SealedReader {
   // Checks the body size against the envelope before any decryption (truncation or extension is DataLoss). For a
   // single stream whose length was not recorded, the final chunk is decrypted here so size() is authenticated.
   static Result<SealedReader> open(const Envelope& envelope, const EnvelopeContents& contents,
-                                   const SecretBytes& dek, RandomAccessSource& body, std::size_t batch_chunks = 64);
+                                   const SecretBytes& dek, RandomAccessSource& body, std::size_t batch_chunks = kDefaultBatchChunks);
   ~SealedReader();
   SealedReader(SealedReader&&) noexcept;
   SealedReader& operator=(SealedReader&&) noexcept;
@@ -40,7 +40,7 @@ class SealedReader {
 // Starts sealing one stream of an object: part 0 for a single-stream object, part N for a multipart part.
 // The stream is bound to the object id and part number through the Cobblestone context.
 Result<StreamEncryptor> begin_stream(const SecretBytes& dek, const ObjectId& object_id, std::uint32_t part_number,
-                                     ByteSink& sink, std::size_t batch_chunks = 64);
+                                     ByteSink& sink, std::size_t batch_chunks = kDefaultBatchChunks);
 // The manifest record of a finished stream.
 PartRecord part_record(std::uint32_t part_number, const StreamEncryptor& finished);
 
