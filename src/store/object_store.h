@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,10 @@ class StoredObject {
 
 struct PutOptions {
   Bytes header;
+  // When set, called once the body has been read to its end and before the object is committed; its result
+  // replaces `header` (the envelope records the plaintext length and ETag, known only then). An error aborts the
+  // put and leaves the key as it was.
+  std::function<Result<Bytes>()> finalize_header;
   std::map<std::string, std::string> metadata;
   // Only replace when the current generation equals this ("" = only if absent). FailedPrecondition otherwise.
   std::optional<std::string> if_generation_match;

@@ -1,0 +1,120 @@
+// blobseal: files sealed at rest. Command-line entry point (CLI11); the work is in commands.cc.
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace {
+constexpr const char* kVersion = "0.1.0 (sealed format v1)";
+}
+
+int main(int argc, char** argv) {
+  using namespace blobseal::cli;
+  CLI::App app{"blobseal: files sealed at rest (AES-256-GCM chunked encryption, envelope keys), streamed back with "
+               "bounded memory."};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  GlobalOptions global;
+  unsigned dual_read = 0;
+  auto* keyring = app.add_option("--keyring", global.keyring,
+                                 "Keyring file (0600). Without one, the key comes from BLOB_KEY (base64 of 32 bytes)")
+                      ->envname("BLOBSEAL_KEYRING");
+  keyring->group("Keys and store");
+  app.add_option("--store", global.store, "Local store directory")->envname("BLOBSEAL_STORE")->group("Keys and store");
+  auto* dual = app.add_option("--dual-read-versions", dual_read,
+                              "Accept data keys wrapped under only the N newest key versions (0: every version not "
+                              "retired)")
+                   ->envname("BLOBSEAL_DUAL_READ_VERSIONS")
+                   ->group("Keys and store");
+  app.add_flag("-q,--quiet", global.quiet, "No progress bar or informational output");
+
+  CryptOptions encrypt_options;
+  auto* encrypt = app.add_subcommand("encrypt", "Seal a file or stdin (like age: output to stdout unless -o)");
+  encrypt->add_option("input", encrypt_options.input, "Input file (default: stdin)");
+  encrypt->add_option("-o,--output", encrypt_options.output, "Output file (default: stdout)");
+  encrypt->add_option("--context", encrypt_options.context,
+                      "A name the sealed file is bound to; decrypt must give the same one");
+
+  CryptOptions decrypt_options;
+  auto* decrypt = app.add_subcommand("decrypt", "Open a sealed file; refuses tampered, truncated or extended input");
+  decrypt->add_option("input", decrypt_options.input, "Sealed file (default: stdin)");
+  decrypt->add_option("-o,--output", decrypt_options.output, "Output file (default: stdout)");
+  decrypt->add_option("--context", decrypt_options.context, "The name given to encrypt --context");
+
+  auto* keys = app.add_subcommand("keys", "Manage the local keyring");
+  keys->require_subcommand(1);
+  std::string init_name = "default";
+  auto* keys_init = keys->add_subcommand("init", "Create a keyring file (0600) with one key");
+  keys_init->add_option("--key", init_name, "Name of the first key");
+  bool keys_json = false;
+  auto* keys_list = keys->add_subcommand("list", "List keys and versions with their state");
+  keys_list->add_flag("--json", keys_json, "JSON output");
+  std::string rotate_name;
+  auto* keys_rotate = keys->add_subcommand("rotate", "Add a new version to a key; new objects use it");
+  keys_rotate->add_option("key", rotate_name, "Key name (default: the default key)");
+  std::string retire_name;
+  std::uint32_t retire_version = 0;
+  auto* keys_retire = keys->add_subcommand("retire", "Retire a key version: data keys wrapped under it stop opening");
+  keys_retire->add_option("key", retire_name, "Key name")->required();
+  keys_retire->add_option("version", retire_version, "Version number")->required();
+
+  PutCommand put_command;
+  auto* put = app.add_subcommand("put", "Seal a file (or stdin) into the store under KEY");
+  put->add_option("key", put_command.key, "Object key")->required();
+  put->add_option("file", put_command.file, "Input file (default: stdin)");
+  put->add_option("--content-type", put_command.content_type, "Content-Type to record");
+  put->add_option("--meta", put_command.meta, "User metadata NAME=VALUE (repeatable)");
+
+  GetCommand get_command;
+  auto* get = app.add_subcommand("get", "Write an object's plaintext to stdout or -o FILE");
+  get->add_option("key", get_command.key, "Object key")->required();
+  get->add_option("-o,--output", get_command.output, "Output file (default: stdout)");
+  get->add_option("--range", get_command.range, "Byte range FIRST-LAST, FIRST- or -SUFFIX (HTTP Range style)");
+
+  std::string head_key;
+  bool head_json = false;
+  auto* head = app.add_subcommand("head", "Show an object's size, ETag, metadata and key version");
+  head->add_option("key", head_key, "Object key")->required();
+  head->add_flag("--json", head_json, "JSON output");
+
+  ListCommand ls_command;
+  auto* ls = app.add_subcommand("ls", "List objects (plaintext sizes)");
+  ls->add_option("prefix", ls_command.prefix, "Key prefix");
+  ls->add_option("-d,--delimiter", ls_command.delimiter, "Group keys by this delimiter (e.g. /)");
+  ls->add_option("--max", ls_command.max_keys, "Stop after N entries");
+  ls->add_flag("--json", ls_command.json, "JSON output");
+
+  std::vector<std::string> rm_keys;
+  auto* rm = app.add_subcommand("rm", "Delete objects");
+  rm->add_option("keys", rm_keys, "Object keys")->required();
+
+  VerifyCommand verify_command;
+  auto* verify = app.add_subcommand("verify", "Scrub a store: decrypt and check every chunk of every object");
+  verify->add_option("directory", verify_command.directory, "Store directory (default: --store)");
+  verify->add_flag("--json", verify_command.json, "JSON report");
+  verify->add_flag("--gc", verify_command.gc, "Also remove data files left unreferenced by crashes");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (dual->count() > 0) global.dual_read_versions = dual_read;
+
+  if (encrypt->parsed()) return run_encrypt(global, encrypt_options);
+  if (decrypt->parsed()) return run_decrypt(global, decrypt_options);
+  if (keys_init->parsed()) return run_keys_init(global, init_name);
+  if (keys_list->parsed()) return run_keys_list(global, keys_json);
+  if (keys_rotate->parsed()) return run_keys_rotate(global, rotate_name);
+  if (keys_retire->parsed()) return run_keys_retire(global, retire_name, retire_version);
+  if (put->parsed()) return run_put(global, put_command);
+  if (get->parsed()) return run_get(global, get_command);
+  if (head->parsed()) return run_head(global, head_key, head_json);
+  if (ls->parsed()) return run_ls(global, ls_command);
+  if (rm->parsed()) return run_rm(global, rm_keys);
+  if (verify->parsed()) return run_verify(global, verify_command);
+  return 2;
+}
