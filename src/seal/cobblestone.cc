@@ -171,9 +171,7 @@ Status StreamEncryptor::finish() {
   buffered_ += pending_ + kTagSize;
   pending_ = 0;
   ++chunk_index_;
-  auto status = flush_full_chunks();
-  secure_zero(buffer_.data(), buffer_.size());
-  return status;
+  return flush_full_chunks();
 }
 
 // ---- StreamDecryptor ------------------------------------------------------------------------------------------
@@ -185,8 +183,8 @@ StreamDecryptor::StreamDecryptor(SecretBytes key, std::vector<std::uint8_t> cont
       sink_(&sink),
       batch_chunks_(std::max<std::size_t>(batch_chunks, 1)) {
   // One batch of chunks plus one more, so a full batch can be opened while knowing more data follows it.
-  buffer_.resize((batch_chunks_ + 1) * kSealedChunkSize);
-  plaintext_.resize((batch_chunks_ + 1) * kChunkSize);
+  buffer_ = ChunkBuffer((batch_chunks_ + 1) * kSealedChunkSize);
+  plaintext_ = ChunkBuffer((batch_chunks_ + 1) * kChunkSize);
 }
 
 Result<StreamDecryptor> StreamDecryptor::create(std::span<const std::uint8_t> input_key,
@@ -238,6 +236,29 @@ Status StreamDecryptor::drain(bool final) {
   return {};
 }
 
+Result<std::size_t> StreamDecryptor::open_direct(std::span<const std::uint8_t> ciphertext) {
+  std::size_t used = 0;
+  // A chunk is known not to be final only when at least one more byte follows it.
+  while (ciphertext.size() - used > kSealedChunkSize) {
+    std::size_t chunks = std::min((ciphertext.size() - used - 1) / kSealedChunkSize, batch_chunks_ + 1);
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < chunks; ++i) {
+      auto status = cipher_->open_chunk(chunk_index_, ciphertext.subspan(used, kSealedChunkSize),
+                                        std::span(plaintext_.data() + out, kChunkSize));
+      if (!status) {
+        if (out > 0) (void)sink_->write(std::span(plaintext_.data(), out));
+        return make_error(fail(status.error()).error());
+      }
+      used += kSealedChunkSize;
+      out += kChunkSize;
+      ++chunk_index_;
+      plaintext_bytes_ += kChunkSize;
+    }
+    if (auto status = sink_->write(std::span(plaintext_.data(), out)); !status) return make_error(fail(status.error()).error());
+  }
+  return used;
+}
+
 Status StreamDecryptor::update(std::span<const std::uint8_t> ciphertext) {
   if (error_) return make_error(*error_);
   if (finished_) return fail(Error(ErrorCode::kFailedPrecondition, "stream already finished"));
@@ -256,6 +277,11 @@ Status StreamDecryptor::update(std::span<const std::uint8_t> ciphertext) {
       cipher_.emplace(std::move(*cipher));
       buffered_ = 0;
       continue;
+    }
+    if (buffered_ == 0) {
+      std::size_t used = BLOBSEAL_TRY(open_direct(ciphertext));
+      ciphertext = ciphertext.subspan(used);
+      if (ciphertext.empty()) break;
     }
     std::size_t n = std::min(buffer_.size() - buffered_, ciphertext.size());
     std::memcpy(buffer_.data() + buffered_, ciphertext.data(), n);
@@ -323,12 +349,14 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
     return make_error(ErrorCode::kOutOfRange,
                       fmt::format("range {}+{} is past the end of a {}-byte stream", pos, count, plaintext_size_));
   if (count == 0) return {};
-  if (buffer_.empty()) {
-    buffer_.resize(batch_chunks_ * kSealedChunkSize);
-    plaintext_.resize(batch_chunks_ * kChunkSize);
-  }
   std::uint64_t first = pos / kChunkSize;
   std::uint64_t last = (pos + count - 1) / kChunkSize;
+  if (buffer_.empty()) {
+    // Sized for this stream: a small object never pays for a whole batch.
+    std::uint64_t chunks = std::min<std::uint64_t>(batch_chunks_, plaintext_size_ / kChunkSize + 1);
+    buffer_ = ChunkBuffer(static_cast<std::size_t>(chunks) * kSealedChunkSize);
+    plaintext_ = ChunkBuffer(static_cast<std::size_t>(chunks) * kChunkSize);
+  }
   std::uint64_t skip = pos - first * kChunkSize;  // plaintext bytes to drop at the start of the first chunk
   std::uint64_t remaining = count;
   for (std::uint64_t batch_start = first; batch_start <= last; batch_start += batch_chunks_) {
@@ -336,6 +364,7 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
     std::uint64_t bytes = 0;
     for (std::uint64_t k = batch_start; k <= batch_end; ++k) bytes += sealed_chunk_size(k, plaintext_size_);
     std::span<std::uint8_t> batch(buffer_.data(), static_cast<std::size_t>(bytes));
+
     std::size_t got = BLOBSEAL_TRY(read_full_at(*source_, offset_ + chunk_offset(batch_start), batch));
     if (got != bytes) return make_error(truncated("the stored body ended early"));
     // Open each chunk into the plaintext buffer (OpenSSL forbids partially overlapping input and output).

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -34,6 +35,20 @@ inline constexpr std::uint64_t kMaxChunks = std::uint64_t{1} << 38;
 inline constexpr std::size_t kDefaultBatchChunks = 32;
 
 using Salt = std::array<std::uint8_t, kSaltSize>;
+
+// A heap buffer that is not zero-filled on allocation (a std::vector would write every byte once more per stream).
+class ChunkBuffer {
+ public:
+  ChunkBuffer() = default;
+  explicit ChunkBuffer(std::size_t size) : data_(new std::uint8_t[size]), size_(size) {}
+  std::uint8_t* data() { return data_.get(); }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::size_t size_ = 0;
+};
 using Commitment = std::array<std::uint8_t, kCommitmentSize>;
 
 // Size of the Cobblestone ciphertext (header included) of a plaintext of `plaintext_size` bytes.
@@ -93,7 +108,7 @@ class StreamEncryptor {
   StreamCipher cipher_;
   Salt salt_;
   ByteSink* sink_;
-  std::vector<std::uint8_t> buffer_;  // sealed chunks being assembled, flushed when full
+  ChunkBuffer buffer_;                // sealed chunks being assembled, flushed when full
   std::size_t batch_chunks_;
   std::size_t pending_ = 0;           // plaintext bytes of the chunk currently being filled
   std::size_t buffered_ = 0;          // bytes of buffer_ holding finished sealed chunks
@@ -121,13 +136,15 @@ class StreamDecryptor {
   StreamDecryptor(SecretBytes key, std::vector<std::uint8_t> context, ByteSink& sink, std::size_t batch_chunks);
   Status fail(Error e);
   Status drain(bool final);
+  // Opens whole non-final chunks straight from the caller's span (nothing buffered); returns bytes consumed.
+  Result<std::size_t> open_direct(std::span<const std::uint8_t> ciphertext);
 
   SecretBytes input_key_;
   std::vector<std::uint8_t> context_;
   std::optional<StreamCipher> cipher_;
   ByteSink* sink_;
-  std::vector<std::uint8_t> buffer_;     // ciphertext waiting to be opened
-  std::vector<std::uint8_t> plaintext_;  // verified plaintext of one drain
+  ChunkBuffer buffer_;     // ciphertext waiting to be opened
+  ChunkBuffer plaintext_;  // verified plaintext of one drain
   std::size_t buffered_ = 0;
   std::size_t batch_chunks_;
   std::uint64_t chunk_index_ = 0;
@@ -171,8 +188,8 @@ class StreamReader {
   Salt salt_;
   std::uint64_t plaintext_size_;
   std::size_t batch_chunks_;
-  std::vector<std::uint8_t> buffer_;     // sealed chunks of one batch, allocated on first read
-  std::vector<std::uint8_t> plaintext_;  // their verified plaintext
+  ChunkBuffer buffer_;     // sealed chunks of one batch, allocated on first read
+  ChunkBuffer plaintext_;  // their verified plaintext
 };
 
 }  // namespace blobseal::seal
