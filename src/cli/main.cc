@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "crypto/primitives.h"
 
 namespace {
 constexpr const char* kVersion = "0.1.0 (sealed format v1)";
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (dual->count() > 0) global.dual_read_versions = dual_read;
+  if (!global.quiet && !blobseal::crypto::cpu_has_aes_acceleration())
+    std::cerr << "blobseal: warning: this CPU has no AES/PCLMUL instructions; sealing will be much slower\n";
 
   if (encrypt->parsed()) return run_encrypt(global, encrypt_options);
   if (decrypt->parsed()) return run_decrypt(global, decrypt_options);
