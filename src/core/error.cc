@@ -28,7 +28,7 @@ std::string_view to_string(ErrorCode code) {
 std::string Error::to_string() const { return fmt::format("{}: {}", blobseal::to_string(code_), message_); }
 
 Error Error::with_context(std::string_view context) const {
-  return Error(code_, fmt::format("{}: {}", context, message_));
+  return Error(code_, fmt::format("{}: {}", context, message_), reason_);
 }
 
 Error errno_error(std::string_view operation, std::string_view path) {

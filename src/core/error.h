@@ -31,9 +31,14 @@ std::string_view to_string(ErrorCode code);
 class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // `reason` is a machine-readable refinement of the code for front ends that must tell cases apart
+  // ("NoSuchUpload" vs "NoSuchKey", "EntityTooSmall" vs "InvalidPart"); S3's code names are used where they fit.
+  Error(ErrorCode code, std::string message, std::string reason)
+      : code_(code), message_(std::move(message)), reason_(std::move(reason)) {}
 
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  const std::string& reason() const { return reason_; }
   // "<code>: <message>", for logs and the CLI.
   std::string to_string() const;
 
@@ -43,6 +48,7 @@ class Error {
  private:
   ErrorCode code_;
   std::string message_;
+  std::string reason_;
 };
 
 template <typename T>
@@ -52,6 +58,10 @@ using Status = Result<void>;
 
 inline tl::unexpected<Error> make_error(ErrorCode code, std::string message) {
   return tl::unexpected<Error>(Error(code, std::move(message)));
+}
+
+inline tl::unexpected<Error> make_error(ErrorCode code, std::string message, std::string reason) {
+  return tl::unexpected<Error>(Error(code, std::move(message), std::move(reason)));
 }
 
 inline tl::unexpected<Error> make_error(Error error) { return tl::unexpected<Error>(std::move(error)); }

@@ -6,82 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "crypto/aes_gcm.h"
 #include "crypto/primitives.h"
+#include "engine/sealing_source.h"
 
 namespace blobseal::engine {
 
 namespace {
 
-constexpr std::size_t kPlaintextBatch = seal::kDefaultBatchChunks * seal::kChunkSize;
-
-// Pulls plaintext from the caller's body, seals it, and hands out ciphertext: the pull-side adapter between a
-// request body and ObjectStore::put. Holds at most one batch of plaintext and its ciphertext.
-class SealingSource final : public ByteSource {
- public:
-  SealingSource(ByteSource& plaintext) : plaintext_(plaintext), md5_(crypto::Digest::Algorithm::kMd5) {}
-
-  Status start(const SecretBytes& dek, const seal::ObjectId& object_id) {
-    auto encryptor = seal::begin_stream(dek, object_id, 0, queue_);
-    if (!encryptor) return make_error(encryptor.error());
-    encryptor_.emplace(std::move(*encryptor));
-    input_.resize(kPlaintextBatch);
-    return {};
-  }
-
-  Result<std::size_t> read(std::span<std::uint8_t> out) override {
-    while (queue_.available() == 0 && !finished_) {
-      std::size_t n = BLOBSEAL_TRY(read_full(plaintext_, input_));
-      if (n > 0) {
-        md5_.update(std::span(input_.data(), n));
-        BLOBSEAL_TRY_STATUS(encryptor_->write(std::span(input_.data(), n)));
-      }
-      if (n < input_.size()) {
-        BLOBSEAL_TRY_STATUS(encryptor_->finish());
-        finished_ = true;
-        etag_ = to_hex(md5_.finish());
-        secure_zero(input_.data(), input_.size());
-      }
-    }
-    return queue_.take(out);
-  }
-
-  bool finished() const { return finished_; }
-  std::uint64_t plaintext_bytes() const { return encryptor_->plaintext_bytes(); }
-  const std::string& etag() const { return etag_; }
-
- private:
-  // A byte queue the encryptor writes into and read() drains.
-  class Queue final : public ByteSink {
-   public:
-    Status write(std::span<const std::uint8_t> data) override {
-      if (head_ == bytes_.size()) {
-        bytes_.clear();
-        head_ = 0;
-      }
-      bytes_.insert(bytes_.end(), data.begin(), data.end());
-      return {};
-    }
-    std::size_t available() const { return bytes_.size() - head_; }
-    std::size_t take(std::span<std::uint8_t> out) {
-      std::size_t n = std::min(out.size(), available());
-      std::memcpy(out.data(), bytes_.data() + head_, n);
-      head_ += n;
-      return n;
-    }
-
-   private:
-    std::vector<std::uint8_t> bytes_;
-    std::size_t head_ = 0;
-  };
-
-  ByteSource& plaintext_;
-  crypto::Digest md5_;
-  Queue queue_;
-  std::optional<seal::StreamEncryptor> encryptor_;
-  std::vector<std::uint8_t> input_;
-  std::string etag_;
-  bool finished_ = false;
-};
+constexpr std::string_view kInternalPrefix = ".blobseal/";
 
 void set_metadata(seal::Metadata& metadata, std::string_view name, std::string value) {
   for (auto& [n, v] : metadata)
@@ -92,6 +25,17 @@ void set_metadata(seal::Metadata& metadata, std::string_view name, std::string v
   metadata.emplace_back(std::string(name), std::move(value));
 }
 
+// The store key of an API location; internal records (bucket names starting with '.') are unreachable.
+Result<std::string> checked_storage_key(const Location& location) {
+  if (location.bucket.starts_with('.') || location.bucket.find('/') != std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument, "invalid bucket name", "InvalidBucketName");
+  if (location.key.empty() || location.key.size() > store::kMaxKeyBytes)
+    return make_error(ErrorCode::kInvalidArgument, "object keys are 1 to 1024 bytes", "KeyTooLongError");
+  std::string key = Engine::storage_key(location);
+  BLOBSEAL_TRY_STATUS(store::validate_key(key));
+  return key;
+}
+
 }  // namespace
 
 std::optional<std::string> ObjectSummary::etag() const {
@@ -100,8 +44,19 @@ std::optional<std::string> ObjectSummary::etag() const {
 }
 
 OpenObject::OpenObject(ObjectSummary summary, std::unique_ptr<store::StoredObject> stored,
-                       std::unique_ptr<seal::SealedReader> reader)
-    : summary_(std::move(summary)), stored_(std::move(stored)), reader_(std::move(reader)) {}
+                       std::unique_ptr<seal::SealedReader> reader, std::vector<seal::PartRecord> parts)
+    : summary_(std::move(summary)), stored_(std::move(stored)), reader_(std::move(reader)), parts_(std::move(parts)) {}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> OpenObject::part_range(std::size_t n) const {
+  if (parts_.empty()) {
+    if (n != 1) return std::nullopt;
+    return std::pair<std::uint64_t, std::uint64_t>{0, reader_->size()};
+  }
+  if (n == 0 || n > parts_.size()) return std::nullopt;
+  std::uint64_t offset = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) offset += parts_[i].plaintext_size;
+  return std::pair<std::uint64_t, std::uint64_t>{offset, parts_[n - 1].plaintext_size};
+}
 
 Result<std::size_t> SubrangeSource::read_at(std::uint64_t offset, std::span<std::uint8_t> out) {
   if (offset >= length_) return std::size_t{0};
@@ -111,8 +66,13 @@ Result<std::size_t> SubrangeSource::read_at(std::uint64_t offset, std::span<std:
 
 Engine::Engine(store::ObjectStore& store, keys::KeyManager& keys) : store_(store), keys_(keys) {}
 
-std::string Engine::storage_key(const Location& location) {
-  return location.bucket.empty() ? location.key : location.bucket + "/" + location.key;
+std::string Engine::storage_key(const Location& location) { return location.bucket + "/" + location.key; }
+
+std::optional<Location> Engine::location_of(std::string_view key) {
+  if (key.starts_with(kInternalPrefix)) return std::nullopt;
+  auto slash = key.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  return Location{"", std::string(key.substr(0, slash)), std::string(key.substr(slash + 1))};
 }
 
 ObjectSummary Engine::summarize(const Location& location, const store::ObjectInfo& info,
@@ -128,13 +88,12 @@ ObjectSummary Engine::summarize(const Location& location, const store::ObjectInf
 }
 
 Result<ObjectSummary> Engine::put(const Location& location, ByteSource& body, const PutOptions& options) {
-  std::string key = storage_key(location);
-  BLOBSEAL_TRY_STATUS(store::validate_key(key));
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   seal::ObjectId object_id = seal::new_object_id();
   auto data_key = BLOBSEAL_TRY(keys_.generate_data_key(seal::wrap_associated_data(location, object_id), options.key_id));
 
   SealingSource sealing(body);
-  BLOBSEAL_TRY_STATUS(sealing.start(data_key.plaintext, object_id));
+  BLOBSEAL_TRY_STATUS(sealing.start(data_key.plaintext, object_id, 0));
 
   seal::Envelope envelope;
   envelope.layout = seal::Layout::kSingleStream;
@@ -145,6 +104,7 @@ Result<ObjectSummary> Engine::put(const Location& location, ByteSource& body, co
 
   store::PutOptions put;
   put.if_generation_match = options.if_generation_match;
+  put.finalize_metadata = [&]() { return listing_metadata(key, sealing.etag()); };
   put.finalize_header = [&]() -> Result<Bytes> {
     if (!sealing.finished()) return make_error(ErrorCode::kInternal, "the store committed before the body ended");
     envelope.length_recorded = true;
@@ -171,33 +131,31 @@ Result<Engine::Unsealed> Engine::unseal(const Location& location, const store::O
 }
 
 Result<OpenObject> Engine::open(const Location& location) {
-  std::string key = storage_key(location);
-  BLOBSEAL_TRY_STATUS(store::validate_key(key));
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   auto stored = BLOBSEAL_TRY(store_.open(key));
   auto unsealed = BLOBSEAL_TRY(unseal(location, stored->info()));
   auto reader =
       BLOBSEAL_TRY(seal::SealedReader::open(unsealed.envelope, unsealed.contents, unsealed.dek, stored->body()));
   ObjectSummary summary = summarize(location, stored->info(), unsealed.envelope, std::move(unsealed.contents.metadata));
   summary.size = reader.size();
-  return OpenObject(std::move(summary), std::move(stored), std::make_unique<seal::SealedReader>(std::move(reader)));
+  return OpenObject(std::move(summary), std::move(stored), std::make_unique<seal::SealedReader>(std::move(reader)),
+                    std::move(unsealed.contents.parts));
 }
 
 Result<ObjectSummary> Engine::head(const Location& location) {
-  std::string key = storage_key(location);
-  BLOBSEAL_TRY_STATUS(store::validate_key(key));
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   auto info = BLOBSEAL_TRY(store_.head(key));
   auto unsealed = BLOBSEAL_TRY(unseal(location, info));
   return summarize(location, info, unsealed.envelope, std::move(unsealed.contents.metadata));
 }
 
 Status Engine::remove(const Location& location) {
-  std::string key = storage_key(location);
-  BLOBSEAL_TRY_STATUS(store::validate_key(key));
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   return store_.remove(key);
 }
 
 Result<ListPage> Engine::list(const Location& bucket, const store::ListRequest& request) {
-  std::string root = bucket.bucket.empty() ? std::string() : bucket.bucket + "/";
+  std::string root = bucket.bucket + "/";
   store::ListRequest scoped = request;
   scoped.prefix = root + request.prefix;
   if (!request.start_after.empty()) scoped.start_after = root + request.start_after;
@@ -210,7 +168,9 @@ Result<ListPage> Engine::list(const Location& bucket, const store::ListRequest& 
     Location location{bucket.tenant, bucket.bucket, info.key.substr(root.size())};
     auto parsed = seal::parse_envelope(info.header);
     if (parsed) {
-      page.objects.push_back(summarize(location, info, parsed->envelope, {}));
+      seal::Metadata listed;
+      if (auto etag = listed_etag(info)) listed.emplace_back(std::string(kMetaEtag), *etag);
+      page.objects.push_back(summarize(location, info, parsed->envelope, std::move(listed)));
     } else {
       ObjectSummary s;
       s.key = location.key;
@@ -224,9 +184,8 @@ Result<ListPage> Engine::list(const Location& bucket, const store::ListRequest& 
 
 Result<ObjectSummary> Engine::copy(const Location& source, const Location& destination,
                                    std::optional<seal::Metadata> replace_metadata) {
-  std::string from = storage_key(source), to = storage_key(destination);
-  BLOBSEAL_TRY_STATUS(store::validate_key(from));
-  BLOBSEAL_TRY_STATUS(store::validate_key(to));
+  std::string from = BLOBSEAL_TRY(checked_storage_key(source));
+  std::string to = BLOBSEAL_TRY(checked_storage_key(destination));
   auto info = BLOBSEAL_TRY(store_.head(from));
   auto unsealed = BLOBSEAL_TRY(unseal(source, info));
   // The object id stays (the body's streams are bound to it); the wrap is redone for the new location.
@@ -244,12 +203,14 @@ Result<ObjectSummary> Engine::copy(const Location& source, const Location& desti
   store::PutOptions put;
   put.header = BLOBSEAL_TRY(
       seal::encode_envelope(envelope, seal::EnvelopeContents{metadata, unsealed.contents.parts}, unsealed.dek));
+  if (const std::string* etag = seal::find_metadata(metadata, kMetaEtag))
+    put.metadata = BLOBSEAL_TRY(listing_metadata(to, *etag));
   auto copied = BLOBSEAL_TRY(store_.copy(from, to, put));
   return summarize(destination, copied, envelope, std::move(metadata));
 }
 
 Result<bool> Engine::rewrap(const Location& location) {
-  std::string key = storage_key(location);
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   auto info = BLOBSEAL_TRY(store_.head(key));
   auto parsed = BLOBSEAL_TRY(seal::parse_envelope(info.header));
   keys::WrappedKey current{parsed.envelope.key.provider, parsed.envelope.key.key_id, parsed.envelope.key.version,
@@ -262,6 +223,91 @@ Result<bool> Engine::rewrap(const Location& location) {
       parsed.envelope, {wrapped.provider, wrapped.key_id, wrapped.version, wrapped.ciphertext}));
   BLOBSEAL_TRY(store_.replace_header(key, info.generation, header, info.metadata));
   return true;
+}
+
+// ---- the index key: ETags in listings without a key-manager call per object ----------------------------------
+
+namespace {
+constexpr std::string_view kIndexKeyRecord = ".blobseal/index-key";
+constexpr std::string_view kListingEtagLabel = "blobseal.dev/listing-etag@v1";
+
+Bytes listing_aad(std::string_view storage_key) {
+  Bytes aad;
+  put_bytes(aad, as_bytes(kListingEtagLabel));
+  put_u8(aad, 0);
+  put_bytes(aad, as_bytes(storage_key));
+  return aad;
+}
+}  // namespace
+
+Result<const SecretBytes*> Engine::index_key() {
+  std::lock_guard lock(index_key_mutex_);
+  if (index_key_) return &*index_key_;
+  const Location where{"", ".blobseal", "index-key"};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto info = store_.head(kIndexKeyRecord);
+    if (info) {
+      auto parsed = BLOBSEAL_TRY(seal::parse_envelope(info->header));
+      keys::WrappedKey wrapped{parsed.envelope.key.provider, parsed.envelope.key.key_id, parsed.envelope.key.version,
+                               parsed.envelope.key.wrapped_dek};
+      auto key = BLOBSEAL_TRY(keys_.unwrap(wrapped, seal::wrap_associated_data(where, parsed.envelope.object_id)));
+      BLOBSEAL_TRY(seal::open_envelope(parsed.envelope, key));  // authenticates the record
+      index_key_.emplace(std::move(key));
+      return &*index_key_;
+    }
+    if (info.error().code() != ErrorCode::kNotFound) return make_error(info.error());
+    // First use of this store: create the record; a concurrent creator wins and we read theirs.
+    seal::ObjectId id = seal::new_object_id();
+    auto data_key = BLOBSEAL_TRY(keys_.generate_data_key(seal::wrap_associated_data(where, id)));
+    seal::Envelope envelope;
+    envelope.object_id = id;
+    envelope.key = {data_key.wrapped.provider, data_key.wrapped.key_id, data_key.wrapped.version,
+                    data_key.wrapped.ciphertext};
+    store::PutOptions put;
+    put.header = BLOBSEAL_TRY(seal::encode_envelope(envelope, {}, data_key.plaintext));
+    put.if_generation_match = "";
+    SpanSource empty(ByteSpan{});
+    auto created = store_.put(kIndexKeyRecord, empty, put);
+    if (created) {
+      index_key_.emplace(std::move(data_key.plaintext));
+      return &*index_key_;
+    }
+    if (created.error().code() != ErrorCode::kFailedPrecondition &&
+        created.error().code() != ErrorCode::kAlreadyExists)
+      return make_error(created.error());
+  }
+  return make_error(ErrorCode::kUnavailable, "could not load or create the store's index key");
+}
+
+Result<std::map<std::string, std::string>> Engine::listing_metadata(const std::string& storage_key,
+                                                                    const std::string& etag) {
+  const SecretBytes* key = BLOBSEAL_TRY(index_key());
+  auto aead = BLOBSEAL_TRY(crypto::AesGcm::create(key->view()));
+  Bytes sealed(crypto::kAesGcmNonceSize + etag.size() + crypto::kAesGcmTagSize);
+  std::span<std::uint8_t> out(sealed);
+  crypto::random_bytes(out.first(crypto::kAesGcmNonceSize));
+  BLOBSEAL_TRY_STATUS(aead.seal(out.first(crypto::kAesGcmNonceSize), listing_aad(storage_key), as_bytes(etag),
+                                out.subspan(crypto::kAesGcmNonceSize, etag.size()),
+                                out.last<crypto::kAesGcmTagSize>()));
+  return std::map<std::string, std::string>{{"etag", to_base64(sealed)}};
+}
+
+std::optional<std::string> Engine::listed_etag(const store::ObjectInfo& info) {
+  auto it = info.metadata.find("etag");
+  if (it == info.metadata.end()) return std::nullopt;
+  auto sealed = from_base64(it->second);
+  if (!sealed || sealed->size() < crypto::kAesGcmNonceSize + crypto::kAesGcmTagSize) return std::nullopt;
+  auto key = index_key();
+  if (!key) return std::nullopt;
+  auto aead = crypto::AesGcm::create((*key)->view());
+  if (!aead) return std::nullopt;
+  ByteSpan in(*sealed);
+  std::size_t n = in.size() - crypto::kAesGcmNonceSize - crypto::kAesGcmTagSize;
+  std::string etag(n, '\0');
+  if (!aead->open(in.first(crypto::kAesGcmNonceSize), listing_aad(info.key), in.subspan(crypto::kAesGcmNonceSize, n),
+                  in.last(crypto::kAesGcmTagSize), std::span(reinterpret_cast<std::uint8_t*>(etag.data()), n)))
+    return std::nullopt;
+  return etag;
 }
 
 Status Engine::verify(const Location& location, std::uint64_t* bytes) {
@@ -280,11 +326,14 @@ Result<VerifyReport> Engine::verify_all(const std::string& prefix,
   for (;;) {
     auto page = BLOBSEAL_TRY(store_.list(request));
     for (const auto& info : page.objects) {
+      auto location = location_of(info.key);
+      if (!location) continue;  // internal records are checked through the objects they belong to
+      location->tenant = BLOBSEAL_TRY(tenant_of(location->bucket));
       std::uint64_t bytes = 0;
-      auto status = verify(Location{"", "", info.key}, &bytes);
+      auto status = verify(*location, &bytes);
       ++report.objects_checked;
       report.bytes_checked += bytes;
-      if (!status) report.issues.push_back({info.key, status.error()});
+      if (!status) report.issues.push_back({location->bucket, location->key, status.error()});
       if (progress) progress(report.objects_checked, report.bytes_checked);
     }
     if (!page.truncated) break;

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +44,13 @@ struct ObjectSummary {
 // it keeps reading the version that was current at open time.
 class OpenObject {
  public:
-  OpenObject(ObjectSummary summary, std::unique_ptr<store::StoredObject> stored, std::unique_ptr<seal::SealedReader> reader);
+  OpenObject(ObjectSummary summary, std::unique_ptr<store::StoredObject> stored, std::unique_ptr<seal::SealedReader> reader,
+             std::vector<seal::PartRecord> parts);
   const ObjectSummary& summary() const { return summary_; }
+  // Number of parts (1 for an object stored with a single PUT) and the plaintext range of part `n` (1-based
+  // position in the manifest, as S3's partNumber). nullopt when there is no such part.
+  std::size_t part_count() const { return parts_.empty() ? 1 : parts_.size(); }
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> part_range(std::size_t n) const;
   std::uint64_t size() const { return reader_->size(); }
   // Streams plaintext [pos, pos + count); DataLoss stops the stream at the first chunk that fails to verify.
   Status read(std::uint64_t pos, std::uint64_t count, ByteSink& sink) { return reader_->read(pos, count, sink); }
@@ -53,7 +60,35 @@ class OpenObject {
   ObjectSummary summary_;
   std::unique_ptr<store::StoredObject> stored_;
   std::unique_ptr<seal::SealedReader> reader_;
+  std::vector<seal::PartRecord> parts_;
 };
+
+struct BucketInfo {
+  std::string name;
+  std::string tenant;
+  std::int64_t created_unix_ns = 0;
+};
+
+struct UploadInfo {
+  std::string upload_id;
+  std::string key;
+  std::int64_t initiated_unix_ns = 0;
+};
+
+struct PartInfo {
+  std::uint32_t part_number = 0;
+  std::uint64_t size = 0;       // plaintext bytes
+  std::string etag;             // hex MD5 of the part's plaintext
+  std::int64_t modified_unix_ns = 0;
+};
+
+struct CompletedPart {
+  std::uint32_t part_number = 0;
+  std::string etag;  // as the client sent it; quotes are ignored
+};
+
+// S3's minimum size of every part but the last.
+inline constexpr std::uint64_t kMinPartSize = 5ull << 20;
 
 struct PutOptions {
   seal::Metadata metadata;   // content metadata to seal with the object (Content-Type, user metadata)
@@ -69,6 +104,7 @@ struct ListPage {
 };
 
 struct VerifyIssue {
+  std::string bucket;  // "" for the CLI namespace
   std::string key;
   Error error;
 };
@@ -83,8 +119,12 @@ class Engine {
  public:
   Engine(store::ObjectStore& store, keys::KeyManager& keys);
 
-  // The store key an object is kept under: "<bucket>/<key>", or the key alone when the bucket is empty.
+  // The store key an object is kept under: "<bucket>/<key>". The CLI's flat namespace is bucket "" ("/<key>"), which
+  // no S3 bucket name can produce; internal records live under ".blobseal/", which no bucket name can start with.
+  // So the mapping is invertible (location_of) and API input can never reach an internal record.
   static std::string storage_key(const Location& location);
+  // Inverse of storage_key (tenant left empty): nullopt for internal records.
+  static std::optional<Location> location_of(std::string_view storage_key);
 
   // Seals `body` (streamed, never held whole) and stores it atomically under `location`.
   Result<ObjectSummary> put(const Location& location, ByteSource& body, const PutOptions& options = {});
@@ -112,6 +152,38 @@ class Engine {
   // data is touched). Returns true when it rewrote, false when already current.
   Result<bool> rewrap(const Location& location);
 
+  // ---- buckets (records under .blobseal/buckets/) ----
+  // AlreadyExists with reason "BucketAlreadyOwnedByYou" or "BucketAlreadyExists".
+  Status create_bucket(const std::string& tenant, const std::string& name);
+  // NotFound with reason "NoSuchBucket".
+  Result<BucketInfo> head_bucket(const std::string& name);
+  // Buckets of `tenant`, by name.
+  Result<std::vector<BucketInfo>> list_buckets(const std::string& tenant);
+  // FailedPrecondition with reason "BucketNotEmpty" while objects remain; aborts its multipart uploads.
+  Status delete_bucket(const std::string& name);
+  // The tenant that owns `bucket` ("" for the CLI namespace).
+  Result<std::string> tenant_of(const std::string& bucket);
+
+  // ---- multipart uploads (records under .blobseal/uploads/ and .blobseal/parts/) ----
+  // The upload's data key is generated and wrapped for the final location now; parts are sealed under it as they
+  // stream in, each with its own salt, and the manifest is sealed into the envelope at completion.
+  Result<std::string> create_multipart(const Location& location, const PutOptions& options);
+  // NotFound with reason "NoSuchUpload" for an unknown upload or one for another key.
+  Result<PartInfo> upload_part(const Location& location, const std::string& upload_id, std::uint32_t part_number,
+                               ByteSource& body);
+  // Copies plaintext [offset, offset + length) of `source` (the whole object when `range` is absent) into a part.
+  Result<PartInfo> upload_part_copy(const Location& location, const std::string& upload_id, std::uint32_t part_number,
+                                    const Location& source,
+                                    std::optional<std::pair<std::uint64_t, std::uint64_t>> range);
+  // Checks the list (reasons "InvalidPartOrder", "InvalidPart", "EntityTooSmall"), assembles the sealed parts into
+  // the final object with its manifest, and removes the upload. The ETag is S3's md5-of-md5s-N.
+  Result<ObjectSummary> complete_multipart(const Location& location, const std::string& upload_id,
+                                           const std::vector<CompletedPart>& parts);
+  Status abort_multipart(const Location& location, const std::string& upload_id);
+  Result<std::vector<PartInfo>> list_parts(const Location& location, const std::string& upload_id);
+  // In-progress uploads of a bucket whose key starts with `prefix`, by key then initiation.
+  Result<std::vector<UploadInfo>> list_uploads(const std::string& bucket, const std::string& prefix);
+
   // Decrypts every chunk of the object at `location`.
   Status verify(const Location& location, std::uint64_t* bytes = nullptr);
 
@@ -127,11 +199,21 @@ class Engine {
     SecretBytes dek;
   };
   Result<Unsealed> unseal(const Location& location, const store::ObjectInfo& info);
+  struct UploadRecord;
+  Result<UploadRecord> load_upload(const Location& location, const std::string& upload_id);
+  Result<PartInfo> store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body);
+  // Store-level metadata that lets listings show the ETag without unwrapping each object's key: the ETag sealed
+  // under the store's index key (one data key, wrapped by the key manager, unwrapped once per process).
+  Result<std::map<std::string, std::string>> listing_metadata(const std::string& storage_key, const std::string& etag);
+  std::optional<std::string> listed_etag(const store::ObjectInfo& info);
+  Result<const SecretBytes*> index_key();
   ObjectSummary summarize(const Location& location, const store::ObjectInfo& info, const seal::Envelope& envelope,
                           seal::Metadata metadata) const;
 
   store::ObjectStore& store_;
   keys::KeyManager& keys_;
+  std::mutex index_key_mutex_;
+  std::optional<SecretBytes> index_key_;
 };
 
 // A RandomAccessSource over [offset, offset + length) of another source (a sealed file's body after its envelope).

@@ -48,6 +48,8 @@ struct PutOptions {
   // replaces `header` (the envelope records the plaintext length and ETag, known only then). An error aborts the
   // put and leaves the key as it was.
   std::function<Result<Bytes>()> finalize_header;
+  // Likewise for `metadata`, called after finalize_header.
+  std::function<Result<std::map<std::string, std::string>>()> finalize_metadata;
   std::map<std::string, std::string> metadata;
   // Only replace when the current generation equals this ("" = only if absent). FailedPrecondition otherwise.
   std::optional<std::string> if_generation_match;
