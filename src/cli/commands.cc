@@ -418,8 +418,11 @@ int run_verify(const GlobalOptions& global, const VerifyCommand& command) {
   }
   if (command.json) {
     nlohmann::json corrupt = nlohmann::json::array();
-    for (const auto& issue : report->issues)
-      corrupt.push_back({{"key", issue.key}, {"error", issue.error.to_string()}});
+    for (const auto& issue : report->issues) {
+      nlohmann::json entry{{"key", issue.key}, {"error", issue.error.to_string()}};
+      if (!issue.bucket.empty()) entry["bucket"] = issue.bucket;
+      corrupt.push_back(entry);
+    }
     nlohmann::json out{{"objects_checked", report->objects_checked},
                        {"bytes_checked", report->bytes_checked},
                        {"corrupt", corrupt},
@@ -429,7 +432,8 @@ int run_verify(const GlobalOptions& global, const VerifyCommand& command) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     for (const auto& issue : report->issues)
-      std::printf("CORRUPT %s: %s\n", issue.key.c_str(), issue.error.to_string().c_str());
+      std::printf("CORRUPT %s%s%s: %s\n", issue.bucket.c_str(), issue.bucket.empty() ? "" : "/", issue.key.c_str(),
+                  issue.error.to_string().c_str());
     std::printf("checked %llu objects (%s): %zu corrupt", static_cast<unsigned long long>(report->objects_checked),
                 human_bytes(report->bytes_checked).c_str(), report->issues.size());
     if (orphans > 0) std::printf(", %zu unreferenced data files%s", orphans, command.gc ? " removed" : " (--gc removes them)");

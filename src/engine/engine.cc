@@ -328,9 +328,14 @@ Result<VerifyReport> Engine::verify_all(const std::string& prefix,
     for (const auto& info : page.objects) {
       auto location = location_of(info.key);
       if (!location) continue;  // internal records are checked through the objects they belong to
-      location->tenant = BLOBSEAL_TRY(tenant_of(location->bucket));
       std::uint64_t bytes = 0;
-      auto status = verify(*location, &bytes);
+      Status status;
+      if (auto tenant = tenant_of(location->bucket)) {
+        location->tenant = *tenant;
+        status = verify(*location, &bytes);
+      } else {
+        status = make_error(tenant.error().with_context("cannot tell which tenant the object belongs to"));
+      }
       ++report.objects_checked;
       report.bytes_checked += bytes;
       if (!status) report.issues.push_back({location->bucket, location->key, status.error()});

@@ -2,6 +2,7 @@
 // rewrap after rotation, relocation and tampering on disk refused, failed puts leave the old object.
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -61,6 +62,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().to_string();
     store_ = std::move(*s);
     engine_ = std::make_unique<engine::Engine>(*store_, *keyring_);
+    ASSERT_TRUE(engine_->create_bucket("acme", "photos"));
   }
   void TearDown() override {
     engine_.reset();
@@ -199,7 +201,9 @@ TEST_F(EngineTest, TamperedBodyIsRefusedAndNothingUnverifiedIsReleased) {
   auto report = engine_->verify_all("");
   ASSERT_TRUE(report);
   ASSERT_EQ(report->issues.size(), 1u);
-  EXPECT_EQ(report->issues[0].key, "photos/2026/a.jpg");
+  EXPECT_EQ(report->issues[0].bucket, "photos");
+  EXPECT_EQ(report->issues[0].key, "2026/a.jpg");
+  EXPECT_EQ(report->issues[0].error.code(), ErrorCode::kDataLoss);
 }
 
 TEST_F(EngineTest, TruncatedOrExtendedBodyIsRefusedBeforeDecrypting) {
