@@ -209,6 +209,17 @@ Result<ObjectSummary> Engine::copy(const Location& source, const Location& desti
   return summarize(destination, copied, envelope, std::move(metadata));
 }
 
+Result<ObjectSummary> Engine::update_metadata(const Location& location,
+                                              const std::function<Status(seal::Metadata&)>& edit) {
+  std::string key = BLOBSEAL_TRY(checked_storage_key(location));
+  auto info = BLOBSEAL_TRY(store_.head(key));
+  auto unsealed = BLOBSEAL_TRY(unseal(location, info));
+  BLOBSEAL_TRY_STATUS(edit(unsealed.contents.metadata));
+  Bytes header = BLOBSEAL_TRY(seal::encode_envelope(unsealed.envelope, unsealed.contents, unsealed.dek));
+  auto updated = BLOBSEAL_TRY(store_.replace_header(key, info.generation, header, info.metadata));
+  return summarize(location, updated, unsealed.envelope, std::move(unsealed.contents.metadata));
+}
+
 Result<bool> Engine::rewrap(const Location& location) {
   std::string key = BLOBSEAL_TRY(checked_storage_key(location));
   auto info = BLOBSEAL_TRY(store_.head(key));

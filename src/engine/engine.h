@@ -148,6 +148,11 @@ class Engine {
   Result<ObjectSummary> copy(const Location& source, const Location& destination,
                              std::optional<seal::Metadata> replace_metadata = std::nullopt);
 
+  // Changes an object's sealed metadata (tags, for instance) by rewriting its envelope under the same data key; the
+  // body is untouched. `edit` may fail to abort. FailedPrecondition when the object changed meanwhile.
+  Result<ObjectSummary> update_metadata(const Location& location,
+                                        const std::function<Status(seal::Metadata& metadata)>& edit);
+
   // Rewrites the envelope of an object whose data key is not under the current key version (envelope only; no
   // data is touched). Returns true when it rewrote, false when already current.
   Result<bool> rewrap(const Location& location);
