@@ -1,0 +1,157 @@
+# Shared by the bash integration flows. Sourced, not executed:
+#   source "$(dirname "$0")/lib/harness.sh"
+#   start_blobseal            # sets ENDPOINT, PORT, DATA, AUDIT_LOG, ACCESS_LOG, AK, SK, WORK
+#
+# The blobseal binary comes from the first argument of the flow or from BLOBSEAL_BIN. Every run gets its own temp
+# directory (removed on exit), its own free port (the server binds port 0 and prints the one it got) and a random
+# access key and secret. The server is stopped by PID in the EXIT trap.
+set -euo pipefail
+
+HARNESS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BLOBSEAL_BIN="${1:-${BLOBSEAL_BIN:-}}"
+FLOW_NAME="$(basename "$0")"
+
+# The machine points the AWS SDKs at a CA bundle; nothing here uses TLS, and rclone 1.60 refuses to start with it.
+unset AWS_CA_BUNDLE AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "$FLOW_NAME" -1 "$*" >&2; }
+fail() {
+  printf '[%s] FAIL: %s\n' "$FLOW_NAME" "$*" >&2
+  exit 1
+}
+
+[[ -n "$BLOBSEAL_BIN" ]] || fail "no blobseal binary: pass its path as the first argument or set BLOBSEAL_BIN"
+[[ -x "$BLOBSEAL_BIN" ]] || fail "blobseal binary $BLOBSEAL_BIN is not executable"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/blobseal-it.XXXXXX")"
+SERVER_PID=""
+ENDPOINT=""
+PORT=""
+DATA="$WORK/data"
+AUDIT_LOG="$WORK/logs/audit.log"
+ACCESS_LOG="$WORK/logs/access.log"
+SERVER_OUT="$WORK/logs/server.out"
+SERVER_ERR="$WORK/logs/server.err"
+mkdir -p "$WORK/logs" "$WORK/files"
+
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+# BLOBSEAL_TEST_ACCESS_KEY / BLOBSEAL_TEST_SECRET_KEY fix them (to replay a failure by hand).
+AK="${BLOBSEAL_TEST_ACCESS_KEY:-AK$(random_hex 9 | tr 'a-f' 'A-F')}"
+SK="${BLOBSEAL_TEST_SECRET_KEY:-$(random_hex 20)}"
+
+stop_blobseal() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "server $SERVER_PID did not stop within 10 s of SIGTERM; killing it"
+      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+harness_exit() {
+  local status=$?
+  stop_blobseal
+  if [[ $status -ne 0 ]]; then
+    printf '[%s] failed (exit %d); last server stderr lines:\n' "$FLOW_NAME" "$status" >&2
+    tail -n 20 "$SERVER_ERR" 2>/dev/null | sed 's/^/  | /' >&2 || true
+  fi
+  if [[ "${BLOBSEAL_KEEP_WORK:-0}" == 1 ]]; then
+    echo "[$FLOW_NAME] work directory kept: $WORK" >&2
+  else
+    chmod -R u+rwX "$WORK" 2>/dev/null || true
+    rm -rf "$WORK"
+  fi
+  exit $status
+}
+trap harness_exit EXIT
+trap 'exit 130' INT TERM
+
+# start_blobseal [extra serve flags...]
+start_blobseal() {
+  "$BLOBSEAL_BIN" serve --listen 127.0.0.1:0 --data "$DATA" --access-key "$AK" --secret-key "$SK" \
+    --region us-east-1 --audit-log "$AUDIT_LOG" --access-log "$ACCESS_LOG" "$@" \
+    >"$SERVER_OUT" 2>"$SERVER_ERR" &
+  SERVER_PID=$!
+  local i line=""
+  for i in $(seq 1 300); do
+    line="$(grep -m1 -E '^blobseal: listening on http://' "$SERVER_OUT" 2>/dev/null || true)"
+    [[ -n "$line" ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_ERR" >&2; fail "blobseal serve exited before listening"; }
+    sleep 0.1
+  done
+  [[ -n "$line" ]] || fail "blobseal serve printed no 'listening on' line within 30 s"
+  PORT="$(sed -E 's#^blobseal: listening on http://[^ ]*:([0-9]+).*#\1#' <<<"$line")"
+  [[ "$PORT" =~ ^[0-9]+$ ]] || fail "cannot parse the port from: $line"
+  ENDPOINT="http://127.0.0.1:$PORT"
+  export ENDPOINT PORT DATA AK SK
+  log "blobseal serve (pid $SERVER_PID) at $ENDPOINT, data $DATA"
+}
+
+# make_file PATH BYTES: random content.
+make_file() {
+  if [[ "$2" -eq 0 ]]; then
+    : >"$1"
+  else
+    head -c "$2" /dev/urandom >"$1"
+  fi
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# same_content EXPECTED ACTUAL WHAT
+same_content() {
+  local a b
+  a="$(sha "$1")"
+  b="$(sha "$2")"
+  [[ "$a" == "$b" ]] || fail "$3: SHA-256 differs ($1: $a, $2: $b; sizes $(stat -c%s "$1") vs $(stat -c%s "$2"))"
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+  [[ "$1" == "$2" ]] || fail "$3: expected [$2], got [$1]"
+}
+
+# expect_contains HAYSTACK NEEDLE WHAT
+expect_contains() {
+  [[ "$1" == *"$2"* ]] || fail "$3: expected output to contain [$2], got: $1"
+}
+
+# A lowercase, valid, unique-ish bucket name.
+bucket_name() { printf '%s-%s' "$1" "$(random_hex 4)"; }
+
+# The awscli environment: credentials from the environment, path-style addressing in a temp config file.
+setup_awscli() {
+  mkdir -p "$WORK/aws"
+  printf '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n' >"$WORK/aws/config"
+  export AWS_CONFIG_FILE="$WORK/aws/config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" AWS_DEFAULT_REGION=us-east-1
+  export AWS_PAGER="" AWS_CLI_AUTO_PROMPT=off
+}
+aws_() { /usr/bin/aws --endpoint-url "$ENDPOINT" "$@"; }
+
+# curl_status URL [curl args...]: prints the HTTP status, body to $WORK/curl.body, headers to $WORK/curl.headers.
+curl_status() {
+  local url="$1"
+  shift
+  curl -sS -o "$WORK/curl.body" -D "$WORK/curl.headers" -w '%{http_code}' "$@" "$url"
+}
+
+# slice FILE OFFSET LENGTH: writes LENGTH bytes of FILE from OFFSET to stdout (no SIGPIPE games under pipefail).
+slice() { dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none; }
+
+# multipart_etag PART_FILE...: S3's multipart ETag, hex MD5 of the concatenated binary MD5s of the parts, then -N.
+multipart_etag() {
+  /usr/bin/python3 - "$@" <<'PY'
+import hashlib, sys
+digests = b"".join(hashlib.md5(open(p, "rb").read()).digest() for p in sys.argv[1:])
+print(f"{hashlib.md5(digests).hexdigest()}-{len(sys.argv) - 1}")
+PY
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""No plaintext reaches the disk: objects whose bodies, user metadata, content headers and tags carry a marker string
+are written through the S3 API (single PUT, multipart, UploadPartCopy, CopyObject, an upload left in progress), then
+`grep -r -a -F MARKER DATA/` must find nothing, with the server running (SQLite WAL not yet checkpointed) and after
+it stopped.
+
+Object keys are another matter: the local store keeps them in the clear in its SQLite index (data/store/index.sqlite,
+the `key` column: docs/FORMAT.md, "Where the envelope and the manifest live"), so that it can list them in order
+without a key. So keys carry a marker of their own, which is allowed in the index files only (index.sqlite and its
+-wal/-shm) and must not appear in any data file. Everything else (bodies, metadata, tags) must not appear anywhere.
+
+Usage: /usr/bin/python3 no_plaintext_flow.py BLOBSEAL_BIN   (or BLOBSEAL_BIN in the environment)
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from harness import Blobseal, log, sha256  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def grep_files(marker, directory):
+    """Files under `directory` that contain `marker` (grep -r -a -F -l; exit 1 means none)."""
+    proc = subprocess.run(["grep", "-r", "-a", "-F", "-l", "--", marker, directory], capture_output=True)
+    assert proc.returncode in (0, 1), f"grep failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}"
+    return sorted(proc.stdout.decode().split("\n")[:-1]) if proc.returncode == 0 else []
+
+
+def marked_body(marker, size):
+    """`size` bytes of random data with the marker repeated through it, so every 16 KiB chunk holds it."""
+    block = os.urandom(4096 - len(marker)) + marker
+    return (block * (size // len(block) + 1))[:size]
+
+
+def check_disk(server, secret_markers, key_marker, when):
+    for marker in secret_markers:
+        found = grep_files(marker.decode(), server.data)
+        assert not found, f"{when}: plaintext marker {marker.decode()!r} found on disk in {found}"
+    found = grep_files(key_marker, server.data)
+    index_files = {os.path.join(server.data, "store", name) for name in ("index.sqlite", "index.sqlite-wal",
+                                                                         "index.sqlite-shm", "index.sqlite-journal")}
+    outside = [f for f in found if f not in index_files]
+    assert not outside, f"{when}: the object-key marker appears outside the store's index, in {outside}"
+    data_files = [os.path.join(root, name) for root, _, names in os.walk(os.path.join(server.data, "store"))
+                  for name in names if os.path.join(root, name) not in index_files]
+    assert data_files, f"{when}: no data file found under {server.data}/store: is the store where it should be?"
+    log(f"{when}: no body/metadata/tag marker in {len(data_files)} store files; key marker only in {found or 'nothing'}")
+
+
+def main():
+    nonce = os.urandom(6).hex()
+    body_marker = f"bodymark{nonce}".encode()  # lowercase: header values may be case-folded
+    meta_marker = f"metamark{nonce}".encode()
+    tag_marker = f"tagmark{nonce}".encode()
+    key_marker = f"keymark{nonce}"
+    with Blobseal() as server:
+        s3 = server.client()
+        bucket = "plain-" + os.urandom(4).hex()
+        s3.create_bucket(Bucket=bucket)
+        meta = {"note": meta_marker.decode(), "other": "x" + meta_marker.decode() + "y"}
+        common = dict(Metadata=meta, ContentType=f"text/x-{meta_marker.decode()}",
+                      ContentDisposition=f'attachment; filename="{meta_marker.decode()}.txt"',
+                      CacheControl=f"private, {meta_marker.decode()}", ContentLanguage=meta_marker.decode(),
+                      ContentEncoding=f"x-{meta_marker.decode()}")
+        log("single PUTs: small, one chunk, many chunks, with marked metadata, content headers and tags")
+        bodies = {}
+        for name, size in [("tiny", len(body_marker)), ("chunk", 16384), ("multi", 3 * MiB + 7)]:
+            key = f"single/{name}-{key_marker}"
+            bodies[key] = marked_body(body_marker, size)
+            s3.put_object(Bucket=bucket, Key=key, Body=bodies[key], Tagging=f"t={tag_marker.decode()}", **common)
+
+        log("multipart upload (3 parts), UploadPartCopy, CopyObject with REPLACE metadata")
+        key = f"multipart/{key_marker}"
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Tagging=f"t={tag_marker.decode()}",
+                                               **common)["UploadId"]
+        parts, whole = [], b""
+        for number, size in [(1, 5 * MiB), (2, 5 * MiB + 3), (3, 100)]:
+            data = marked_body(body_marker, size)
+            etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+            whole += data
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+        bodies[key] = whole
+        key = f"copied/{key_marker}"
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=meta)["UploadId"]
+        etag = s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1,
+                                   CopySource={"Bucket": bucket, "Key": f"multipart/{key_marker}"},
+                                   CopySourceRange=f"bytes=0-{5 * MiB + 9}")["CopyPartResult"]["ETag"]
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        bodies[key] = whole[:5 * MiB + 10]
+        key = f"copy-replace/{key_marker}"
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": f"single/multi-{key_marker}"},
+                       MetadataDirective="REPLACE", Metadata={"replaced": meta_marker.decode()},
+                       TaggingDirective="REPLACE", Tagging=f"t2={tag_marker.decode()}")
+        bodies[key] = bodies[f"single/multi-{key_marker}"]
+        s3.put_object_tagging(Bucket=bucket, Key=f"single/tiny-{key_marker}",
+                              Tagging={"TagSet": [{"Key": tag_marker.decode(), "Value": tag_marker.decode()}]})
+
+        log("an upload left in progress (its parts and metadata are on disk too)")
+        pending_key = f"pending/{key_marker}"
+        pending = s3.create_multipart_upload(Bucket=bucket, Key=pending_key, Metadata=meta)["UploadId"]
+        s3.upload_part(Bucket=bucket, Key=pending_key, UploadId=pending, PartNumber=1,
+                       Body=marked_body(body_marker, 5 * MiB))
+
+        log("everything reads back (the markers really were written)")
+        for key, data in bodies.items():
+            got = s3.get_object(Bucket=bucket, Key=key)
+            assert sha256(got["Body"].read()) == sha256(data), f"GetObject {key}: SHA-256 differs"
+        head = s3.head_object(Bucket=bucket, Key=f"single/chunk-{key_marker}")
+        assert head["Metadata"] == meta, f"HeadObject metadata: {head['Metadata']}"
+        assert head["ContentDisposition"] == common["ContentDisposition"], f"ContentDisposition {head['ContentDisposition']}"
+        tags = s3.get_object_tagging(Bucket=bucket, Key=f"single/tiny-{key_marker}")["TagSet"]
+        assert tags == [{"Key": tag_marker.decode(), "Value": tag_marker.decode()}], f"tags {tags}"
+        assert s3.head_object(Bucket=bucket, Key=f"copy-replace/{key_marker}")["Metadata"] == \
+            {"replaced": meta_marker.decode()}, "CopyObject REPLACE metadata"
+
+        check_disk(server, [body_marker, meta_marker, tag_marker], key_marker, "server running")
+        server.stop()
+        check_disk(server, [body_marker, meta_marker, tag_marker], key_marker, "server stopped")
+    log("no plaintext on disk: passed")
+
+
+if __name__ == "__main__":
+    main()
