@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "crypto/primitives.h"
 
 namespace {
@@ -98,6 +99,60 @@ int main(int argc, char** argv) {
   verify->add_flag("--json", verify_command.json, "JSON report");
   verify->add_flag("--gc", verify_command.gc, "Also remove data files left unreferenced by crashes");
 
+  ServeOptions serve_options;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Run the S3 server on a local store. Every option can also be set by a BLOBSEAL_* environment variable or in "
+      "the --config file (TOML, `name = value` with the option names below)");
+  serve->set_config("--config", "", "Configuration file (TOML)");
+  auto serve_option = [&](const char* name, auto& value, const char* help, const char* env) {
+    return serve->add_option(name, value, help)->envname(env)->capture_default_str();
+  };
+  serve_option("--listen", serve_options.listen, "Address to listen on, HOST:PORT (port 0 picks a free one)",
+               "BLOBSEAL_LISTEN");
+  serve_option("--data", serve_options.data,
+               "Data directory: store, keyring, credentials and audit log unless given separately", "BLOBSEAL_DATA");
+  serve_option("--keyring", serve_options.keyring, "Keyring file (default DATA/keyring.json, created if missing)",
+               "BLOBSEAL_KEYRING");
+  serve_option("--store", serve_options.store, "Local store directory (default DATA/store)", "BLOBSEAL_STORE");
+  serve_option("--credentials", serve_options.credentials,
+               "Access keys file (TOML [[credential]] access_key/secret_key/tenant; default DATA/credentials.toml, "
+               "generated on first start)",
+               "BLOBSEAL_CREDENTIALS");
+  serve_option("--access-key", serve_options.access_key, "A single access key (tenant \"default\")",
+               "BLOBSEAL_ACCESS_KEY");
+  serve_option("--secret-key", serve_options.secret_key, "Its secret key", "BLOBSEAL_SECRET_KEY");
+  serve_option("--region", serve_options.region, "Region this server answers for", "BLOBSEAL_REGION");
+  serve->add_option("--virtual-host-suffix", serve_options.virtual_host_suffixes,
+                    "Host suffix for virtual-hosted-style requests (bucket.SUFFIX); repeatable")
+      ->envname("BLOBSEAL_VIRTUAL_HOST_SUFFIX");
+  serve_option("--tls-cert", serve_options.tls_certificate, "TLS certificate chain (PEM); enables HTTPS",
+               "BLOBSEAL_TLS_CERT");
+  serve_option("--tls-key", serve_options.tls_private_key, "TLS private key (PEM)", "BLOBSEAL_TLS_KEY");
+  serve_option("--audit-log", serve_options.audit_log,
+               "Audit log, JSON lines (default DATA/audit.log; \"-\" stdout, \"off\" none)", "BLOBSEAL_AUDIT_LOG");
+  serve_option("--access-log", serve_options.access_log, "Access log, JSON lines (\"-\" stderr, \"off\" none)",
+               "BLOBSEAL_ACCESS_LOG");
+  serve_option("--threads", serve_options.threads, "I/O threads (0: one per core)", "BLOBSEAL_THREADS");
+  serve_option("--workers", serve_options.workers, "Request worker threads (0: 8 per core)", "BLOBSEAL_WORKERS");
+  serve_option("--max-connections", serve_options.max_connections, "Maximum open connections",
+               "BLOBSEAL_MAX_CONNECTIONS");
+  serve_option("--max-header-bytes", serve_options.max_header_bytes, "Maximum request header size",
+               "BLOBSEAL_MAX_HEADER_BYTES");
+  serve_option("--header-timeout", serve_options.header_timeout_seconds,
+               "Seconds to receive a request's headers (slowloris bound)", "BLOBSEAL_HEADER_TIMEOUT");
+  serve_option("--idle-timeout", serve_options.idle_timeout_seconds, "Seconds a keep-alive connection may idle",
+               "BLOBSEAL_IDLE_TIMEOUT");
+  serve_option("--body-timeout", serve_options.body_timeout_seconds,
+               "Seconds without progress while reading or writing a body", "BLOBSEAL_BODY_TIMEOUT");
+  serve_option("--max-object-bytes", serve_options.max_object_bytes, "Largest single PUT or part body",
+               "BLOBSEAL_MAX_OBJECT_BYTES");
+  serve_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+               "Seconds in-flight requests get to finish on SIGTERM/SIGINT", "BLOBSEAL_SHUTDOWN_GRACE");
+  serve_option("--dual-read-versions", serve_options.dual_read_versions,
+               "Accept data keys wrapped under only the N newest key versions (0: every version not retired)",
+               "BLOBSEAL_DUAL_READ_VERSIONS");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +162,10 @@ int main(int argc, char** argv) {
   if (!global.quiet && !blobseal::crypto::cpu_has_aes_acceleration())
     std::cerr << "blobseal: warning: this CPU has no AES/PCLMUL instructions; sealing will be much slower\n";
 
+  if (serve->parsed()) {
+    serve_options.quiet = global.quiet;
+    return run_serve(serve_options);
+  }
   if (encrypt->parsed()) return run_encrypt(global, encrypt_options);
   if (decrypt->parsed()) return run_decrypt(global, decrypt_options);
   if (keys_init->parsed()) return run_keys_init(global, init_name);

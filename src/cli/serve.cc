@@ -1,0 +1,176 @@
+#include "cli/serve.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "admin/admin_handler.h"
+#include "crypto/primitives.h"
+#include "engine/engine.h"
+#include "http/server.h"
+#include "keys/local/local_keyring.h"
+#include "obs/audit.h"
+#include "obs/json_lines_file_sink.h"
+#include "obs/metrics.h"
+#include "s3/credentials.h"
+#include "s3/s3_handler.h"
+#include "store/registry.h"
+
+namespace blobseal::cli {
+
+namespace {
+
+constexpr const char* kServerVersion = "0.1.0";
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "blobseal serve: %s\n", what.c_str());
+  return 1;
+}
+
+// Sends /health, /ready and /metrics to the admin handler and everything else to the S3 front end.
+class Router final : public http::Handler {
+ public:
+  Router(http::Handler& admin, http::Handler& s3) : admin_(admin), s3_(s3) {}
+  void handle(http::Request& request, http::ResponseWriter& response) override {
+    if (admin::AdminHandler::serves(request.path())) return admin_.handle(request, response);
+    s3_.handle(request, response);
+  }
+
+ private:
+  http::Handler& admin_;
+  http::Handler& s3_;
+};
+
+Result<std::unique_ptr<keys::KeyManager>> open_or_create_keyring(const ServeOptions& options,
+                                                                 const std::string& path) {
+  keys::LocalKeyringOptions keyring_options;
+  if (options.dual_read_versions > 0) keyring_options.dual_read_versions = options.dual_read_versions;
+  if (!std::filesystem::exists(path)) {
+    auto created = keys::LocalKeyring::create(path, keyring_options);
+    if (!created) return tl::unexpected(created.error());
+    if (!options.quiet) std::fprintf(stderr, "blobseal: created keyring %s (mode 0600)\n", path.c_str());
+    return std::unique_ptr<keys::KeyManager>(std::move(*created));
+  }
+  auto opened = keys::LocalKeyring::open(path, keyring_options);
+  if (!opened) return tl::unexpected(opened.error());
+  return std::unique_ptr<keys::KeyManager>(std::move(*opened));
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(options.data, ec);
+  if (ec) return fail(fmt::format("cannot create the data directory {}: {}", options.data, ec.message()));
+  ::chmod(options.data.c_str(), 0700);
+
+  const std::string keyring_path = options.keyring.empty() ? options.data + "/keyring.json" : options.keyring;
+  const std::string store_path = options.store.empty() ? options.data + "/store" : options.store;
+  const std::string credentials_path =
+      options.credentials.empty() ? options.data + "/credentials.toml" : options.credentials;
+  const std::string audit_path = options.audit_log.empty() ? options.data + "/audit.log" : options.audit_log;
+
+  obs::Metrics metrics(kServerVersion);
+  bool aes = crypto::cpu_has_aes_acceleration();
+  metrics.set_aes_hardware_acceleration(aes);
+  if (!aes)
+    std::fprintf(stderr, "blobseal: warning: this CPU has no AES/PCLMUL instructions; sealing will be much slower\n");
+
+  auto key_manager = open_or_create_keyring(options, keyring_path);
+  if (!key_manager) return fail(key_manager.error().to_string());
+
+  store::StoreRegistry stores;
+  store::register_builtin_stores(stores);
+  auto object_store = stores.create("local", {{"root", store_path}});
+  if (!object_store) return fail(object_store.error().to_string());
+  engine::Engine engine(**object_store, **key_manager);
+
+  s3::CredentialStore credentials;
+  if (!options.access_key.empty() || !options.secret_key.empty()) {
+    if (auto added = credentials.add(options.access_key, options.secret_key, "default"); !added)
+      return fail(added.error().to_string());
+  } else if (fs::exists(credentials_path)) {
+    if (auto loaded = credentials.load_file(credentials_path); !loaded) return fail(loaded.error().to_string());
+  } else {
+    auto generated = credentials.generate_file(credentials_path);
+    if (!generated) return fail(generated.error().to_string());
+    // Printed once, on the terminal of whoever started the server; kept 0600 in the data directory.
+    std::printf("blobseal: generated credentials (kept in %s, mode 0600):\n"
+                "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+                credentials_path.c_str(), generated->first.c_str(), generated->second.c_str());
+    std::fflush(stdout);
+  }
+
+  std::unique_ptr<obs::AuditSink> audit;
+  if (audit_path == "off") {
+    audit = std::make_unique<obs::NullAuditSink>();
+  } else {
+    obs::JsonLinesFileSinkOptions sink_options;
+    sink_options.metrics = &metrics;
+    auto sink = obs::JsonLinesFileSink::open(audit_path == "-" ? "/dev/stdout" : audit_path, sink_options);
+    if (!sink) return fail(sink.error().to_string());
+    audit = std::move(*sink);
+  }
+
+  s3::S3Options s3_options;
+  s3_options.region = options.region;
+  s3_options.virtual_host_suffixes = options.virtual_host_suffixes;
+  s3_options.max_object_size = options.max_object_bytes;
+  s3::S3Handler s3_handler(s3_options, credentials, engine, metrics, *audit);
+
+  std::vector<admin::ReadinessCheck> checks;
+  checks.push_back({"keys", [&] { return (*key_manager)->health(); }});
+  checks.push_back({"store", [&]() -> Status {
+                      store::ListRequest probe;
+                      probe.prefix = ".blobseal/";
+                      probe.max_keys = 1;
+                      auto listed = (*object_store)->list(probe);
+                      if (!listed) return tl::unexpected(listed.error());
+                      return {};
+                    }});
+  admin::AdminHandler admin_handler(metrics, std::move(checks));
+  Router router(admin_handler, s3_handler);
+
+  std::ofstream access_log_file;
+  http::ServerOptions server_options;
+  server_options.listen = options.listen;
+  server_options.io_threads = options.threads;
+  server_options.worker_threads = options.workers;
+  server_options.max_connections = options.max_connections;
+  server_options.max_header_bytes = options.max_header_bytes;
+  server_options.header_timeout = std::chrono::seconds(options.header_timeout_seconds);
+  server_options.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  server_options.body_timeout = std::chrono::seconds(options.body_timeout_seconds);
+  // A body may carry aws-chunked framing on top of the object's bytes: leave room for it.
+  server_options.max_body_bytes = options.max_object_bytes + options.max_object_bytes / 64 + (1 << 20);
+  if (!options.tls_certificate.empty() || !options.tls_private_key.empty())
+    server_options.tls = http::TlsOptions{options.tls_certificate, options.tls_private_key};
+  if (options.access_log == "-") {
+    server_options.access_log = http::access_log_to(std::cerr);
+  } else if (options.access_log != "off") {
+    access_log_file.open(options.access_log, std::ios::app);
+    if (!access_log_file) return fail("cannot open the access log " + options.access_log);
+    server_options.access_log = http::access_log_to(access_log_file);
+  }
+
+  auto server = http::Server::create(server_options, router);
+  if (!server) return fail(server.error().to_string());
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::printf("blobseal: listening on %s://%s:%u (store %s, keyring %s)\n", server_options.tls ? "https" : "http",
+              host.c_str(), static_cast<unsigned>((*server)->port()), store_path.c_str(), keyring_path.c_str());
+  std::fflush(stdout);
+  (*server)->run_until_signal(std::chrono::seconds(options.shutdown_grace_seconds));
+  server->reset();
+  if (auto* sink = dynamic_cast<obs::JsonLinesFileSink*>(audit.get())) (void)sink->close();
+  if (!options.quiet) std::fprintf(stderr, "blobseal: stopped\n");
+  return 0;
+}
+
+}  // namespace blobseal::cli
