@@ -779,9 +779,7 @@ void S3Handler::Impl::get_object(Call& call) {
     bool use_range = true;
     if (auto if_range = call.request.header("if-range")) {
       // If-Range: the range applies only when the validator still matches; otherwise the whole object.
-      std::string token = etag_token(*if_range);
-      if (auto t = parse_http_date(*if_range)) use_range = summary.modified_unix_ns / 1000000000 <= *t;
-      else use_range = token == summary.etag().value_or("");
+      use_range = if_range_matches(*if_range, summary.etag().value_or(""), summary.modified_unix_ns / 1000000000);
     }
     if (use_range) {
       auto resolved = resolve_range_header(*range_header, size);
