@@ -76,6 +76,15 @@ def expect_error(call, status, code, what):
     raise AssertionError(f"{what}: expected {status} {code}, got success: {str(result)[:300]}")
 
 
+def _check_response_framing(http_response, model, **_):
+    """Every S3 response carries x-amz-request-id. A response without it was not parsed as the server framed it: for
+    instance botocore's stale status line after an `Expect: 100-continue` answered without 100 (botocore#3755), which
+    otherwise shows up only as a silent 60 s stall and an empty, "successful" response."""
+    if "x-amz-request-id" not in http_response.headers:
+        raise AssertionError(f"{model.name}: HTTP {http_response.status_code} response without x-amz-request-id "
+                             f"(headers {dict(http_response.headers)}): the client could not parse the response")
+
+
 class Blobseal:
     def __init__(self, extra_args=()):
         self.binary = blobseal_binary()
@@ -191,11 +200,13 @@ class Blobseal:
         options = dict(s3={"addressing_style": "path"}, signature_version="s3v4",
                        retries={"max_attempts": 1, "mode": "standard"})
         options.update(config)
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             "s3", endpoint_url=self.endpoint, region_name=self.region,
             aws_access_key_id=access_key or self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
             config=Config(**options))
+        client.meta.events.register("after-call.s3", _check_response_framing)
+        return client
 
     def path(self, name):
         return os.path.join(self.files, name)
