@@ -141,6 +141,8 @@ TEST_F(EngineTest, HeadCarriesSealedMetadataAndTheMd5Etag) {
   ASSERT_EQ(page->objects.size(), 1u);
   EXPECT_EQ(page->objects[0].key, "2026/a.jpg");
   EXPECT_EQ(page->objects[0].size, 70000u);
+  // ...and the ETag, from the store metadata sealed under the index key (S3 listings show it).
+  EXPECT_EQ(page->objects[0].etag(), head->etag());
 }
 
 TEST_F(EngineTest, CopyRewrapsForTheNewNameWithoutReencryptingTheBody) {

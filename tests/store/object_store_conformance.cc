@@ -241,6 +241,34 @@ TEST_P(ObjectStoreConformance, FinalizeHeaderRunsAfterTheBodyAndItsErrorAbortsTh
   EXPECT_EQ(store_->head("finalized")->header, bytes_of("final"));
 }
 
+TEST_P(ObjectStoreConformance, FinalizeMetadataReplacesTheMetadataAndIsListed) {
+  std::string body = pattern_string(5, 100000);
+  StringSource source(body);
+  PutOptions options;
+  options.metadata = {{"etag", "provisional"}};
+  options.finalize_metadata = [&]() -> Result<std::map<std::string, std::string>> {
+    EXPECT_TRUE(source.at_end()) << "finalize_metadata ran before the body was read to its end";
+    return std::map<std::string, std::string>{{"etag", "final"}};
+  };
+  auto info = store_->put("meta-finalized", source, options);
+  ASSERT_TRUE(info) << info.error().to_string();
+  EXPECT_EQ(info->metadata.at("etag"), "final");
+  EXPECT_EQ(store_->head("meta-finalized")->metadata.at("etag"), "final");
+  ListRequest request;
+  request.prefix = "meta-finalized";
+  auto listed = store_->list(request);
+  ASSERT_TRUE(listed) << listed.error().to_string();
+  ASSERT_EQ(listed->objects.size(), 1u);
+  EXPECT_EQ(listed->objects[0].metadata.at("etag"), "final");
+
+  StringSource second(std::string("replacement"));
+  options.finalize_metadata = []() -> Result<std::map<std::string, std::string>> {
+    return make_error(ErrorCode::kInternal, "no listing key");
+  };
+  ASSERT_FALSE(store_->put("meta-finalized", second, options));
+  EXPECT_TRUE(read("meta-finalized") == body);
+}
+
 TEST_P(ObjectStoreConformance, AFailingBodyLeavesTheOldObject) {
   ASSERT_TRUE(put("k", "old content"));
   StringSource failing(pattern_string(4, 3 << 20), (3 << 20) / 2);

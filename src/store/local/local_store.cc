@@ -143,7 +143,7 @@ Result<ObjectInfo> LocalStore::put(std::string_view key, ByteSource& body, const
   entry.info.body_size = pending.size();
   entry.info.modified_unix_ns = now_unix_ns();
   entry.info.generation = local::random_hex_id();
-  entry.info.metadata = options.metadata;
+  entry.info.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
   auto replaced = index_->upsert(entry, options.if_generation_match);
   if (!replaced) {
     if (commit_outcome_unknown(replaced.error())) pending.keep();
@@ -220,7 +220,7 @@ Result<ObjectInfo> LocalStore::copy(std::string_view source, std::string_view de
     entry.info.body_size = pending.size();
     entry.info.modified_unix_ns = now_unix_ns();
     entry.info.generation = local::random_hex_id();
-    entry.info.metadata = options.metadata;
+    entry.info.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
     auto replaced = index_->upsert(entry, options.if_generation_match);
     if (!replaced) {
       if (commit_outcome_unknown(replaced.error())) pending.keep();
