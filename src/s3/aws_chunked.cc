@@ -358,7 +358,10 @@ struct AwsChunkedSource::State {
         return bad_signature("The trailer signature we calculated does not match the signature you provided");
     }
 
-    for (auto& [name, checksum] : checksums) {
+    for (auto& entry : checksums) {
+      // (Not a structured binding: clang 14, the fuzzers' compiler, cannot capture one in a lambda.)
+      const std::string& name = entry.first;
+      PayloadChecksum& checksum = entry.second;
       auto found = std::find_if(trailers.begin(), trailers.end(), [&](const auto& t) { return t.first == name; });
       if (found == trailers.end()) return bad_trailer(fmt::format("the declared trailer {} is missing", name));
       auto expected = from_base64(found->second);
