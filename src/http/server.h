@@ -71,7 +71,8 @@ class Server {
   // an unparsable "HOST:PORT", unreadable PEM files. `handler` must outlive the server.
   static Result<std::unique_ptr<Server>> create(ServerOptions options, Handler& handler);
 
-  // Stops (with no grace) if still running, and joins every thread the server started.
+  // Joins the worker threads (waiting for handlers still running). Destroy the server only when run() has
+  // returned, or if it never ran.
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -81,11 +82,12 @@ class Server {
 
   // Serves until stop() (from any thread) has taken effect: blocks the calling thread, which becomes one of the
   // I/O threads. Returns once every connection is closed and every handler has returned, so the caller may then
-  // destroy what the handlers use. Call at most once.
+  // destroy what the handlers use (a handler blocked outside its Request/ResponseWriter calls delays the return).
+  // Call at most once.
   void run();
 
-  // Like run(), and a SIGINT or SIGTERM calls stop(grace). Signals are handled by Asio (no async-signal-safety
-  // concerns for the caller); the disposition is restored when it returns.
+  // Like run(), and the first SIGINT or SIGTERM calls stop(grace). The signals are caught through Asio's
+  // signal_set (the handler runs on an I/O thread, not in signal context) and released when this returns.
   void run_until_signal(std::chrono::milliseconds grace);
 
   // Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in progress finish

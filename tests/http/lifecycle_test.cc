@@ -2,6 +2,9 @@
 // limit, and the access log.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
 
 #include <fmt/format.h>
@@ -170,6 +173,28 @@ TEST(HttpServer, StopClosesWhatOutlivesTheGracePeriod) {
   EXPECT_EQ(code.load(), static_cast<int>(ErrorCode::kCancelled));  // run() waited for the handler to return
   ReadEnd end = client.read_to_end();
   EXPECT_TRUE(end == ReadEnd::kEof || end == ReadEnd::kReset) << to_string(end);
+}
+
+TEST(HttpServer, RunUntilSignalStopsOnSigterm) {
+  auto handler = ok_handler();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto created = Server::create(options, handler);
+  ASSERT_TRUE(created) << created.error().to_string();
+  Server& server = **created;
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    server.run_until_signal(5s);
+    returned = true;
+  });
+  // Once a request is served, run() is running and the signal set is installed.
+  Client client(server.port());
+  ASSERT_TRUE(client.send(request("GET", "/")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  EXPECT_TRUE(wait_until([&] { return returned.load(); }, 5s));
+  runner.join();
+  EXPECT_EQ(client.read_to_end(), ReadEnd::kEof);  // the idle keep-alive connection was closed
 }
 
 TEST(HttpServer, StopBeforeAnyConnectionReturnsAtOnce) {
