@@ -808,9 +808,9 @@ void S3Handler::Impl::get_object(Call& call) {
   call.response.set_status(status);
   call.status = status;
   if (call.is_head || length == 0) {
-    // HEAD carries the length of what a GET would send; a zero-length body needs no verification beyond the envelope.
-    call.response.add_header("Content-Length", std::to_string(length));
-    (void)call.response.send_headers(call.is_head ? std::optional<std::uint64_t>() : std::optional<std::uint64_t>(0));
+    // HEAD carries the length of what a GET would send (the server sends no body for HEAD); a zero-length body needs
+    // no verification beyond the envelope.
+    (void)call.response.send_headers(length);
     (void)call.response.finish();
     return;
   }
