@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@ struct Response {
 // How a read ended.
 enum class ReadEnd { kComplete, kEof, kReset, kError, kTimeout };
 const char* to_string(ReadEnd end);
+inline void PrintTo(ReadEnd end, std::ostream* os) { *os << to_string(end); }
 
 class Client {
  public:
