@@ -1,6 +1,8 @@
 // AWS Signature Version 4, both directions: the verifier the S3 front end runs on every request (Authorization
 // header, presigned query, aws-chunked uploads) and the signer an S3 client uses (tests, the upstream store). Both
-// sit on the same pure canonicalisation and signing functions, so what we accept and what we send cannot drift.
+// sit on the same pure canonicalisation and signing functions — net/sigv4_signer.h, which the upstream store's HTTP
+// client signs with too — so what we accept and what we send cannot drift. The declarations below keep the S3
+// front end's vocabulary (http::Header, s3::Credential) and forward to those functions.
 //
 // S3 rules, where SigV4 allows a choice: the canonical URI is the request path percent-decoded once and re-encoded,
 // without dot-segment removal or slash merging and without double encoding; query parameters are decoded ('+' as a
@@ -24,20 +26,20 @@
 #include "core/error.h"
 #include "core/secret_bytes.h"
 #include "http/handler.h"
+#include "net/sigv4_signer.h"
 #include "s3/credentials.h"
 
 namespace blobseal::s3 {
 
-inline constexpr std::string_view kSigV4Algorithm = "AWS4-HMAC-SHA256";
-inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
-inline constexpr std::string_view kStreamingSignedPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
-inline constexpr std::string_view kStreamingSignedPayloadTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
-inline constexpr std::string_view kStreamingUnsignedPayloadTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+inline constexpr std::string_view kSigV4Algorithm = net::kSigV4Algorithm;
+inline constexpr std::string_view kUnsignedPayload = net::kUnsignedPayload;
+inline constexpr std::string_view kStreamingSignedPayload = net::kStreamingSignedPayload;
+inline constexpr std::string_view kStreamingSignedPayloadTrailer = net::kStreamingSignedPayloadTrailer;
+inline constexpr std::string_view kStreamingUnsignedPayloadTrailer = net::kStreamingUnsignedPayloadTrailer;
 // Hex SHA-256 of the empty string.
-inline constexpr std::string_view kEmptyPayloadSha256 =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+inline constexpr std::string_view kEmptyPayloadSha256 = net::kEmptyPayloadSha256;
 // Presigned URLs live at most a week (X-Amz-Expires).
-inline constexpr std::chrono::seconds kMaxPresignedExpiry{604800};
+inline constexpr std::chrono::seconds kMaxPresignedExpiry = net::kMaxPresignedExpiry;
 
 // ---- canonicalisation (pure) --------------------------------------------------------------------------------
 
@@ -72,7 +74,8 @@ struct SigningInput {
 // header the request lacks canonicalises as "name:". InvalidArgument on a malformed escape in path or query.
 Result<std::string> canonical_request(const SigningInput& input);
 
-// "date/region/service/aws4_request".
+// "date/region/service/aws4_request". (Its own type, not net::CredentialScope, so that unqualified calls in this
+// namespace never also find the net:: functions by argument-dependent lookup.)
 struct CredentialScope {
   std::string date;     // YYYYMMDD
   std::string region;
@@ -199,13 +202,9 @@ Result<std::unique_ptr<ByteSource>> decode_payload(const AuthResult& auth, const
 
 // ---- signing (client side) --------------------------------------------------------------------------------------
 
-struct SigningOptions {
-  std::string region = "us-east-1";
-  std::string service = "s3";
-  std::chrono::system_clock::time_point time;
-  std::string session_token;          // sent as X-Amz-Security-Token and signed, when not empty
-  bool content_sha256_header = true;  // send x-amz-content-sha256 (S3 requires it; the generic suite does not)
-};
+// region ("us-east-1"), service ("s3"), time, session_token (sent as X-Amz-Security-Token and signed, when not
+// empty), content_sha256_header (send x-amz-content-sha256; S3 requires it, the generic suite does not).
+using SigningOptions = net::SigningOptions;
 
 struct RequestToSign {
   std::string method;
@@ -231,12 +230,9 @@ struct RequestSignature {
 Result<RequestSignature> sign_request(const RequestToSign& request, const Credential& credential,
                                       const SigningOptions& options);
 
-struct PresignedRequest {
-  std::string target;  // the request target with X-Amz-* parameters and X-Amz-Signature appended
-  std::string canonical_request;
-  std::string string_to_sign;
-  std::string signature;
-};
+// target (the request target with X-Amz-* parameters and X-Amz-Signature appended), canonical_request,
+// string_to_sign, signature.
+using PresignedRequest = net::PresignedRequest;
 
 // A presigned URL's target, valid for `expires` (1 s .. 7 days) from options.time. Every header in `request` that
 // sign_request would sign is signed too (Host at least); the payload hash is request.payload_hash.
