@@ -165,7 +165,7 @@ done
 parts="$(aws_ s3api list-parts --bucket "$B" --key api/mpu.bin --upload-id "$upload_id" --output json)"
 expect_eq "$(jq -c '[.Parts[].PartNumber]' <<<"$parts")" '[1,2,3]' "list-parts PartNumbers"
 expect_eq "$(jq -c '[.Parts[].Size]' <<<"$parts")" "[5242880,5242880,1234]" "list-parts Sizes"
-uploads="$(aws_ s3api list-multipart-uploads --bucket "$B" --output json)"
+uploads="$(aws_ s3api list-multipart-uploads --no-paginate --bucket "$B" --output json)"
 expect_eq "$(jq -r --arg id "$upload_id" '[.Uploads[] | select(.UploadId == $id) | .Key] | join(",")' <<<"$uploads")" api/mpu.bin \
   "list-multipart-uploads lists the upload in progress"
 cat >"$WORK/mpu.json" <<JSON
@@ -186,7 +186,7 @@ log "aws s3api multipart: abort"
 upload_id="$(aws_ s3api create-multipart-upload --bucket "$B" --key api/aborted.bin --query UploadId --output text)"
 aws_ s3api upload-part --bucket "$B" --key api/aborted.bin --upload-id "$upload_id" --part-number 1 --body "$WORK/part.0" >/dev/null
 aws_ s3api abort-multipart-upload --bucket "$B" --key api/aborted.bin --upload-id "$upload_id"
-uploads="$(aws_ s3api list-multipart-uploads --bucket "$B" --output json)"
+uploads="$(aws_ s3api list-multipart-uploads --no-paginate --bucket "$B" --output json)"
 expect_eq "$(jq -r --arg id "$upload_id" '[(.Uploads // [])[] | select(.UploadId == $id)] | length' <<<"$uploads")" 0 \
   "list-multipart-uploads after abort"
 aws_ s3api head-object --bucket "$B" --key api/aborted.bin >/dev/null 2>&1 && fail "an aborted upload created api/aborted.bin"

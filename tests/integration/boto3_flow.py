@@ -582,6 +582,46 @@ def multipart(server, s3, bucket, sources):
                  "NoSuchUpload", "AbortMultipartUpload of an unknown upload id")
 
 
+def subresources(server, s3, bucket):
+    log("sub-resources blobseal does not implement never act as another operation")
+    from botocore.exceptions import ClientError
+    # DeleteBucketTagging/Cors/Policy on an empty bucket: AWS answers 204 and the bucket stays (a server without
+    # them may answer 501 NotImplemented); it must never be taken for DeleteBucket.
+    for name, call in [("DeleteBucketTagging", s3.delete_bucket_tagging), ("DeleteBucketCors", s3.delete_bucket_cors),
+                       ("DeleteBucketPolicy", s3.delete_bucket_policy)]:
+        empty = "sub-" + os.urandom(4).hex()
+        s3.create_bucket(Bucket=empty)
+        try:
+            call(Bucket=empty)
+        except ClientError:
+            pass
+        try:
+            s3.head_bucket(Bucket=empty)
+        except ClientError as exc:
+            raise AssertionError(f"{name} (DELETE /{empty}?{name[12:].lower()}) deleted the bucket: HeadBucket now "
+                                 f"answers {exc.response['ResponseMetadata']['HTTPStatusCode']}")
+        s3.delete_bucket(Bucket=empty)
+    # PutObjectAcl: AWS sets the ACL (a server without ACLs may answer 501); the object's bytes must not change.
+    s3.put_object(Bucket=bucket, Key="acl/obj", Body=b"content that must survive")
+    etag = s3.head_object(Bucket=bucket, Key="acl/obj")["ETag"]
+    try:
+        s3.put_object_acl(Bucket=bucket, Key="acl/obj", ACL="private")
+    except ClientError:
+        pass
+    body = read_body(s3.get_object(Bucket=bucket, Key="acl/obj"))
+    check(body == b"content that must survive" and s3.head_object(Bucket=bucket, Key="acl/obj")["ETag"] == etag,
+          f"PutObjectAcl (PUT /{bucket}/acl/obj?acl) changed the object: it now holds {body[:80]!r}")
+    # GetBucketPolicy / GetBucketCors on a bucket without them: AWS answers 404 NoSuchBucketPolicy /
+    # NoSuchCORSConfiguration (501 NotImplemented would do too), never a 200 with a listing.
+    for name, call in [("GetBucketPolicy", s3.get_bucket_policy), ("GetBucketCors", s3.get_bucket_cors)]:
+        try:
+            response = call(Bucket=bucket)
+        except ClientError:
+            continue
+        raise AssertionError(f"{name} answered {status_of(response)} as if it were supported: "
+                             f"{str({k: v for k, v in response.items() if k != 'ResponseMetadata'})[:200]}")
+
+
 def error_cases(server, s3, bucket):
     log("errors: wrong secret, unknown access key, missing key/bucket, anonymous requests")
     wrong = server.client(secret_key=server.secret_key[:-4] + "0000")
@@ -640,6 +680,7 @@ def main():
         presigned(server, s3, bucket, sources)
         multipart(server, s3, bucket, sources)
         listings(server, s3, bucket)
+        subresources(server, s3, bucket)
         error_cases(server, s3, bucket)
         check_signer(spy)
     log("all boto3 checks passed")

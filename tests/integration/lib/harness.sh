@@ -25,6 +25,7 @@ fail() {
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/blobseal-it.XXXXXX")"
 SERVER_PID=""
+SERVER_EXIT=0
 ENDPOINT=""
 PORT=""
 DATA="$WORK/data"
@@ -43,15 +44,18 @@ stop_blobseal() {
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 150); do
       kill -0 "$SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$SERVER_PID" 2>/dev/null; then
-      log "server $SERVER_PID did not stop within 10 s of SIGTERM; killing it"
+      log "server $SERVER_PID did not stop within 15 s of SIGTERM (shutdown grace 5 s); killing it"
       kill -KILL "$SERVER_PID" 2>/dev/null || true
+      SERVER_EXIT=killed
     fi
-    wait "$SERVER_PID" 2>/dev/null || true
+    local code=0
+    wait "$SERVER_PID" 2>/dev/null || code=$?
+    [[ "$SERVER_EXIT" == killed ]] || SERVER_EXIT=$code
   fi
   SERVER_PID=""
 }
@@ -59,6 +63,10 @@ stop_blobseal() {
 harness_exit() {
   local status=$?
   stop_blobseal
+  if [[ $status -eq 0 && "$SERVER_EXIT" != 0 ]]; then
+    printf '[%s] FAIL: blobseal serve did not exit cleanly on SIGTERM (%s)\n' "$FLOW_NAME" "$SERVER_EXIT" >&2
+    status=1
+  fi
   if [[ $status -ne 0 ]]; then
     printf '[%s] failed (exit %d); last server stderr lines:\n' "$FLOW_NAME" "$status" >&2
     tail -n 20 "$SERVER_ERR" 2>/dev/null | sed 's/^/  | /' >&2 || true
@@ -77,7 +85,7 @@ trap 'exit 130' INT TERM
 # start_blobseal [extra serve flags...]
 start_blobseal() {
   "$BLOBSEAL_BIN" serve --listen 127.0.0.1:0 --data "$DATA" --access-key "$AK" --secret-key "$SK" \
-    --region us-east-1 --audit-log "$AUDIT_LOG" --access-log "$ACCESS_LOG" "$@" \
+    --region us-east-1 --audit-log "$AUDIT_LOG" --access-log "$ACCESS_LOG" --shutdown-grace 5 "$@" \
     >"$SERVER_OUT" 2>"$SERVER_ERR" &
   SERVER_PID=$!
   local i line=""
