@@ -625,8 +625,26 @@ Result<ByteSource*> S3Handler::Impl::request_body(Call& call, std::unique_ptr<By
 
 std::optional<S3Error> S3Handler::Impl::object_metadata_from_headers(Call& call, seal::Metadata& metadata) {
   std::size_t user_bytes = 0;
-  for (std::string_view name : kStoredHeaders)
-    if (auto v = call.request.header(name)) metadata.emplace_back(std::string(name), std::string(*v));
+  for (std::string_view name : kStoredHeaders) {
+    auto v = call.request.header(name);
+    if (!v) continue;
+    std::string value(*v);
+    // aws-chunked is the transfer framing of a streaming upload, not the object's encoding: S3 drops it.
+    if (name == "content-encoding") {
+      std::string kept;
+      for (std::string_view rest = value; !rest.empty();) {
+        auto comma = rest.find(',');
+        std::string_view token = rest.substr(0, comma);
+        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+        if (!token.empty() && lower(token) != "aws-chunked") kept += (kept.empty() ? "" : ",") + std::string(token);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      if (kept.empty()) continue;
+      value = std::move(kept);
+    }
+    metadata.emplace_back(std::string(name), std::move(value));
+  }
   if (!seal::find_metadata(metadata, "content-type")) metadata.emplace_back("content-type", "binary/octet-stream");
   for (const auto& h : call.request.headers()) {
     std::string name = lower(h.name);
