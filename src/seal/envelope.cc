@@ -242,6 +242,9 @@ Result<ParsedEnvelope> parse_envelope(ByteSpan data) {
 }
 
 Result<EnvelopeContents> open_envelope(const Envelope& e, const SecretBytes& dek) {
+  // An Envelope need not come from parse_envelope(): without this, a short section underflows the length below.
+  if (e.sealed_section.size() < crypto::kAesGcmTagSize)
+    return make_error(ErrorCode::kDataLoss, "the envelope's sealed section is shorter than its tag");
   auto keys = BLOBSEAL_TRY(derive_envelope_keys(dek, e));
   auto aead = BLOBSEAL_TRY(crypto::AesGcm::create(keys.key()));
   std::size_t n = e.sealed_section.size() - crypto::kAesGcmTagSize;

@@ -106,38 +106,48 @@ std::vector<std::pair<std::uint64_t, Bytes>> raw_mode_chunks(const Bytes& aead_k
   return out;
 }
 
-std::vector<CobblestoneVector> load_vectors() {
-  std::string path = std::string(BLOBSEAL_VECTORS_DIR) + "/wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  auto file = nlohmann::json::parse(in);
-  std::vector<CobblestoneVector> out;
-  for (const auto& group : file.at("testGroups")) {
-    if (group.at("aead") != "AEAD_AES_256_GCM" || group.at("sha") != "SHA-512")
-      throw std::runtime_error("unexpected Cobblestone instantiation in the vectors");
-    for (const auto& t : group.at("tests")) {
-      CobblestoneVector v;
-      v.id = t.at("tcId");
-      v.comment = t.value("comment", "");
-      for (const auto& f : t.at("flags")) v.flags.insert(f.get<std::string>());
-      std::string result = t.at("result");
-      if (result != "valid" && result != "invalid") throw std::runtime_error("unexpected result " + result);
-      v.valid = result == "valid";
-      v.key = hex(t, "key");
-      v.context = hex(t, "ctx");
-      v.ciphertext = inflate_zlib(hex(t, "ct"));
-      if (t.contains("aeadKey")) v.aead_key = hex(t, "aeadKey");
-      if (t.contains("baseNonce")) v.base_nonce = hex(t, "baseNonce");
-      if (t.contains("msgLength")) v.msg_length = t.at("msgLength").get<std::uint64_t>();
-      if (t.contains("msgSha512")) v.msg_sha512 = hex(t, "msgSha512");
-      if (v.aead_key && v.base_nonce) {
-        v.verified_prefix = raw_mode_prefix(*v.aead_key, *v.base_nonce, v.ciphertext);
-        v.verified_chunks = raw_mode_chunks(*v.aead_key, *v.base_nonce, v.ciphertext);
-      }
-      out.push_back(std::move(v));
-    }
+const nlohmann::json& vector_file() {
+  static const nlohmann::json file = [] {
+    std::string path =
+        std::string(BLOBSEAL_VECTORS_DIR) + "/wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path);
+    auto parsed = nlohmann::json::parse(in);
+    for (const auto& group : parsed.at("testGroups"))
+      if (group.at("aead") != "AEAD_AES_256_GCM" || group.at("sha") != "SHA-512")
+        throw std::runtime_error("unexpected Cobblestone instantiation in the vectors");
+    return parsed;
+  }();
+  return file;
+}
+
+const nlohmann::json& vector_json(int id) {
+  for (const auto& group : vector_file().at("testGroups"))
+    for (const auto& t : group.at("tests"))
+      if (t.at("tcId") == id) return t;
+  throw std::runtime_error("no Cobblestone vector " + std::to_string(id));
+}
+
+CobblestoneVector load_vector(const nlohmann::json& t) {
+  CobblestoneVector v;
+  v.id = t.at("tcId");
+  v.comment = t.value("comment", "");
+  for (const auto& f : t.at("flags")) v.flags.insert(f.get<std::string>());
+  std::string result = t.at("result");
+  if (result != "valid" && result != "invalid") throw std::runtime_error("unexpected result " + result);
+  v.valid = result == "valid";
+  v.key = hex(t, "key");
+  v.context = hex(t, "ctx");
+  v.ciphertext = inflate_zlib(hex(t, "ct"));
+  if (t.contains("aeadKey")) v.aead_key = hex(t, "aeadKey");
+  if (t.contains("baseNonce")) v.base_nonce = hex(t, "baseNonce");
+  if (t.contains("msgLength")) v.msg_length = t.at("msgLength").get<std::uint64_t>();
+  if (t.contains("msgSha512")) v.msg_sha512 = hex(t, "msgSha512");
+  if (v.aead_key && v.base_nonce) {
+    v.verified_prefix = raw_mode_prefix(*v.aead_key, *v.base_nonce, v.ciphertext);
+    v.verified_chunks = raw_mode_chunks(*v.aead_key, *v.base_nonce, v.ciphertext);
   }
-  return out;
+  return v;
 }
 
 }  // namespace
@@ -153,15 +163,28 @@ std::string CobblestoneVector::describe() const {
   return out;
 }
 
-const std::vector<CobblestoneVector>& cobblestone_vectors() {
-  static const std::vector<CobblestoneVector> vectors = load_vectors();
-  return vectors;
+const std::vector<CobblestoneVectorInfo>& cobblestone_index() {
+  static const std::vector<CobblestoneVectorInfo> index = [] {
+    std::vector<CobblestoneVectorInfo> out;
+    for (const auto& group : vector_file().at("testGroups"))
+      for (const auto& t : group.at("tests")) {
+        CobblestoneVectorInfo info;
+        info.id = t.at("tcId");
+        info.valid = t.at("result") == "valid";
+        for (const auto& f : t.at("flags")) info.flags.insert(f.get<std::string>());
+        info.has_raw_mode_keys = t.contains("aeadKey") && t.contains("baseNonce");
+        out.push_back(std::move(info));
+      }
+    return out;
+  }();
+  return index;
 }
 
 const CobblestoneVector& cobblestone_vector(int id) {
-  for (const auto& v : cobblestone_vectors())
-    if (v.id == id) return v;
-  throw std::runtime_error("no Cobblestone vector " + std::to_string(id));
+  static std::map<int, CobblestoneVector> loaded;
+  auto it = loaded.find(id);
+  if (it == loaded.end()) it = loaded.emplace(id, load_vector(vector_json(id))).first;
+  return it->second;
 }
 
 // ---- CheckingSink ----------------------------------------------------------------------------------------------

@@ -53,7 +53,16 @@ struct CobblestoneVector {
   std::string describe() const;
 };
 
-const std::vector<CobblestoneVector>& cobblestone_vectors();
+// What the test lists need, read from the JSON alone (cheap enough for every test process's start-up).
+struct CobblestoneVectorInfo {
+  int id = 0;
+  bool valid = false;
+  std::set<std::string> flags;
+  bool has_raw_mode_keys = false;
+  bool has(const std::string& flag) const { return flags.count(flag) != 0; }
+};
+const std::vector<CobblestoneVectorInfo>& cobblestone_index();
+// The whole vector, inflated and with its raw-mode reference computed on first use.
 const CobblestoneVector& cobblestone_vector(int id);
 
 // ---- Checking what a reader releases -------------------------------------------------------------------------------
