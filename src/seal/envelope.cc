@@ -17,6 +17,8 @@ constexpr std::string_view kWrapLabel = "blobseal.dev/dek@v1";
 constexpr std::string_view kStreamLabel = "blobseal.dev/v1";
 constexpr std::uint8_t kFlagLengthRecorded = 0x01;
 constexpr std::size_t kMaxWrappedKeySize = 4096;
+// The longest plaintext one Cobblestone stream can hold: 2^38 chunks, the last one short.
+constexpr std::uint64_t kMaxStreamPlaintext = kMaxChunks * kChunkSize - 1;
 
 Error malformed(std::string_view what) {
   return Error(ErrorCode::kInvalidArgument, fmt::format("malformed sealed-object envelope: {}", what));
@@ -78,18 +80,22 @@ Status check_contents(const Envelope& e, const EnvelopeContents& c) {
     if (name.size() > 0xFFFF || value.size() > 0xFFFFFFFFu) return make_error(malformed("metadata entry too large"));
   if (e.layout == Layout::kSingleStream) {
     if (!c.parts.empty()) return make_error(malformed("a single-stream object has no manifest"));
+    if (e.length_recorded && e.plaintext_size > kMaxStreamPlaintext) return make_error(malformed("object too large"));
     return {};
   }
   if (!e.length_recorded) return make_error(malformed("a multipart object must record its length"));
   if (c.parts.empty() || c.parts.size() > kMaxParts) return make_error(malformed("a multipart object has 1..10000 parts"));
   std::uint64_t total = 0;
+  std::uint64_t body = 0;  // expected_body_size() must not wrap either
   std::uint32_t previous = 0;
   for (const auto& part : c.parts) {
     if (part.part_number <= previous) return make_error(malformed("part numbers must be ascending and >= 1"));
     previous = part.part_number;
-    if (part.plaintext_size > (std::uint64_t{1} << 52) || total + part.plaintext_size < total)
+    std::uint64_t stream = ciphertext_size(part.plaintext_size);
+    if (part.plaintext_size > kMaxStreamPlaintext || body + stream < body)
       return make_error(malformed("part too large"));
     total += part.plaintext_size;
+    body += stream;
   }
   if (total != e.plaintext_size) return make_error(malformed("the recorded length is not the sum of the parts"));
   return {};
