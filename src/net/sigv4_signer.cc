@@ -269,7 +269,8 @@ std::optional<Clock::time_point> parse_amz_date(std::string_view t) {
   if (!y || !mo || !d || !h || !mi || !s) return std::nullopt;
   using namespace std::chrono;
   year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
-  if (!ymd.ok() || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits (years 1678..2262): refuse what it cannot hold (found by fuzz_sigv4).
+  if (!ymd.ok() || *y < 1970 || *y > 2200 || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
   return time_point_cast<Clock::duration>(sys_days(ymd) + hours(*h) + minutes(*mi) + seconds(*s));
 }
 
