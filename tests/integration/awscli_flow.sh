@@ -49,11 +49,15 @@ mkdir -p "$WORK/tree/a/b" "$WORK/tree/c"
 for i in 1 2 3 4 5; do make_file "$WORK/tree/a/file$i" $((i * 1000)); done
 make_file "$WORK/tree/a/b/deep" 70000
 make_file "$WORK/tree/c/other" 33
+make_file "$WORK/tree/c/empty" 0
+started=$SECONDS
 aws_ s3 sync --only-show-errors "$WORK/tree" "s3://$B/tree"
+# A 60 s stall here is botocore's poisoned connection after an empty PUT answered without 100 Continue.
+(( SECONDS - started < 40 )) || fail "aws s3 sync of 8 small files took $((SECONDS - started)) s"
 mkdir -p "$WORK/tree-down"
 aws_ s3 sync --only-show-errors "s3://$B/tree" "$WORK/tree-down"
 diff -r "$WORK/tree" "$WORK/tree-down" >/dev/null || fail "aws s3 sync down differs from the tree synced up"
-for f in a/file1 a/b/deep c/other; do same_content "$WORK/tree/$f" "$WORK/tree-down/$f" "sync of $f"; done
+for f in a/file1 a/b/deep c/other c/empty; do same_content "$WORK/tree/$f" "$WORK/tree-down/$f" "sync of $f"; done
 # A second sync uploads nothing (sizes and times agree).
 out="$(aws_ s3 sync "$WORK/tree" "s3://$B/tree")"
 [[ -z "$out" ]] || fail "a second aws s3 sync of an unchanged tree uploaded again: $out"
@@ -61,7 +65,7 @@ rm "$WORK/tree/a/file3"
 aws_ s3 sync --only-show-errors --delete "$WORK/tree" "s3://$B/tree"
 listing="$(aws_ s3 ls --recursive "s3://$B/tree/")"
 grep -q 'tree/a/file3$' <<<"$listing" && fail "aws s3 sync --delete left tree/a/file3: $listing"
-expect_eq "$(wc -l <<<"$listing")" 6 "objects under tree/ after sync --delete"
+expect_eq "$(wc -l <<<"$listing")" 7 "objects under tree/ after sync --delete"
 
 log "aws s3 rm, rb"
 aws_ s3 rm --only-show-errors "s3://$B/objects/zero"

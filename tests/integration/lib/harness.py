@@ -82,7 +82,9 @@ def _check_response_framing(http_response, model, **_):
     otherwise shows up only as a silent 60 s stall and an empty, "successful" response."""
     if "x-amz-request-id" not in http_response.headers:
         raise AssertionError(f"{model.name}: HTTP {http_response.status_code} response without x-amz-request-id "
-                             f"(headers {dict(http_response.headers)}): the client could not parse the response")
+                             f"(headers {dict(http_response.headers)}): the client could not parse the response (e.g. botocore#3755: "
+                             "an earlier `Expect: 100-continue` PUT with an empty body was answered without "
+                             "100 Continue, which poisons the pooled connection)")
 
 
 class Blobseal:
