@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from harness import Blobseal, expect_error, log, make_file, sha256, sha256_file  # noqa: E402
 

@@ -20,6 +20,7 @@ import stat
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from harness import Blobseal, log, metric_value, sha256  # noqa: E402
 

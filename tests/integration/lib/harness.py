@@ -22,6 +22,9 @@ import time
 # Nothing here uses TLS; the machine's AWS_CA_BUNDLE would only get in the way of rclone-like tools.
 for _name in ("AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
+# No ~/.aws/config or credentials of whoever runs the tests may change the clients' behaviour.
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 FLOW = os.path.basename(sys.argv[0])
 
