@@ -94,8 +94,15 @@ def main():
         s3_requests = rec.sent + 2  # the two curl requests
 
         log("/metrics: promtool check metrics, then the expected series")
-        time.sleep(0.5)
-        text = server.metrics()
+        # A request is counted when its handler returns, which can be just after the client has its answer: poll.
+        deadline = time.time() + 5
+        while True:
+            text = server.metrics()
+            if metric_value(text, "s3_requests_total") >= s3_requests or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        counted = metric_value(text, "s3_requests_total")
+        assert counted == s3_requests, f"s3_requests_total sums to {counted}, {s3_requests} S3 requests were sent"
         proc = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
         assert proc.returncode == 0, (f"promtool check metrics exited {proc.returncode}:\n"
                                       f"{(proc.stdout + proc.stderr).decode(errors='replace')}")
