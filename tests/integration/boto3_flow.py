@@ -174,6 +174,9 @@ def sizes_round_trip(server, s3, bucket, big):
     check(part.get("ContentRange") == f"bytes {8 * MiB}-{16 * MiB - 1}/{100 * MiB}",
           f"GetObject partNumber=2: Content-Range {part.get('ContentRange')}")
     check(sha256(read_body(part)) == sha256(file_slice(big, 8 * MiB, 8 * MiB)), "GetObject partNumber=2: SHA-256")
+    head = s3.head_object(Bucket=bucket, Key="transfer/hundred", PartNumber=13)
+    check(head["ContentLength"] == 100 * MiB - 12 * 8 * MiB and head.get("PartsCount") == 13,
+          f"HeadObject partNumber=13: ContentLength {head['ContentLength']}, PartsCount {head.get('PartsCount')}")
     return sources
 
 

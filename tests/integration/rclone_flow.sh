@@ -12,17 +12,19 @@ export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_GW_TYPE=s3 RCLONE_CONFIG_GW_PROVIDE
 unset AWS_CA_BUNDLE   # rclone 1.60: LoadCustomCABundleError while it is set (RECIPES.md)
 rc() { rclone --retries 1 --low-level-retries 1 "$@"; }
 
+make_file "$F/zero" 0
 make_file "$F/one" 1
 make_file "$F/medium" 3000000
 make_file "$F/large" $((12 * 1024 * 1024 + 5))
 
 log "rclone mkdir, copyto (single PUT and multipart with 5 MiB chunks)"
 rc mkdir "gw:$B"
+rc copyto "$F/zero" "gw:$B/files/zero"
 rc copyto "$F/one" "gw:$B/files/one"
 rc copyto "$F/medium" "gw:$B/files/medium"
 rc copyto --s3-upload-cutoff 5M --s3-chunk-size 5M "$F/large" "gw:$B/files/large"
 mkdir -p "$WORK/down"
-for name in one medium large; do
+for name in zero one medium large; do
   rc copyto "gw:$B/files/$name" "$WORK/down/$name"
   same_content "$F/$name" "$WORK/down/$name" "rclone copyto round trip of $name"
 done
@@ -43,11 +45,11 @@ slice "$F/large" $((12 * 1024 * 1024)) 5 >"$WORK/expect"
 same_content "$WORK/expect" "$WORK/down/range" "rclone cat --offset (tail) of the multipart object"
 
 log "rclone lsf, check"
-expect_eq "$(rc lsf "gw:$B/files")" "$(printf 'large\nmedium\none')" "rclone lsf"
-expect_eq "$(rc lsf --format sp "gw:$B/files")" "$(printf '%s\n' "12582917;large" "3000000;medium" "1;one")" "rclone lsf --format sp"
+expect_eq "$(rc lsf "gw:$B/files")" "$(printf 'large\nmedium\none\nzero')" "rclone lsf"
+expect_eq "$(rc lsf --format sp "gw:$B/files")" "$(printf '%s\n' "12582917;large" "3000000;medium" "1;one" "0;zero")" "rclone lsf --format sp"
 expect_eq "$(rc lsf "gw:$B")" "files/" "rclone lsf of the bucket root (common prefixes)"
 mkdir -p "$WORK/check"
-cp "$F/one" "$F/medium" "$F/large" "$WORK/check/"
+cp "$F/zero" "$F/one" "$F/medium" "$F/large" "$WORK/check/"
 rc check "$WORK/check" "gw:$B/files" 2>"$WORK/check.log" || { cat "$WORK/check.log" >&2; fail "rclone check of files/"; }
 # check --download compares the content itself, so it sees a change that sizes alone would not.
 printf 'X' | dd of="$WORK/check/medium" bs=1 seek=1000 conv=notrunc status=none
@@ -55,7 +57,7 @@ rc check --download "$WORK/check" "gw:$B/files" >/dev/null 2>&1 && fail "rclone 
 
 log "rclone deletefile"
 rc deletefile "gw:$B/files/one"
-expect_eq "$(rc lsf "gw:$B/files")" "$(printf 'large\nmedium')" "rclone lsf after deletefile"
+expect_eq "$(rc lsf "gw:$B/files")" "$(printf 'large\nmedium\nzero')" "rclone lsf after deletefile"
 
 log "rclone sync of a 50-file tree, then a change and a deletion"
 for d in 0 1 2 3 4; do
