@@ -80,22 +80,22 @@ aws_ s3api put-object --bucket "$B" --key api/meta.bin --body "$F/five" \
   --content-type application/x-test --content-disposition 'attachment; filename="meta.bin"' \
   --cache-control max-age=60 >/dev/null
 head="$(aws_ s3api head-object --bucket "$B" --key api/meta.bin --output json)"
-expect_eq "$(jq -r .Metadata.colour <<<"$head")" blue "head-object Metadata.colour"
-expect_eq "$(jq -r .Metadata.owner <<<"$head")" integration "head-object Metadata.owner"
-expect_eq "$(jq -r .ContentType <<<"$head")" application/x-test "head-object ContentType"
-expect_eq "$(jq -r .ContentDisposition <<<"$head")" 'attachment; filename="meta.bin"' "head-object ContentDisposition"
-expect_eq "$(jq -r .CacheControl <<<"$head")" max-age=60 "head-object CacheControl"
-expect_eq "$(jq -r .ContentLength <<<"$head")" $((5 * 1024 * 1024)) "head-object ContentLength"
+expect_eq "$(jv 'd["Metadata"]["colour"]' <<<"$head")" blue "head-object Metadata.colour"
+expect_eq "$(jv 'd["Metadata"]["owner"]' <<<"$head")" integration "head-object Metadata.owner"
+expect_eq "$(jv 'd["ContentType"]' <<<"$head")" application/x-test "head-object ContentType"
+expect_eq "$(jv 'd["ContentDisposition"]' <<<"$head")" 'attachment; filename="meta.bin"' "head-object ContentDisposition"
+expect_eq "$(jv 'd["CacheControl"]' <<<"$head")" max-age=60 "head-object CacheControl"
+expect_eq "$(jv 'd["ContentLength"]' <<<"$head")" $((5 * 1024 * 1024)) "head-object ContentLength"
 tags="$(aws_ s3api get-object-tagging --bucket "$B" --key api/meta.bin --output json)"
-expect_eq "$(jq -c '.TagSet | sort_by(.Key)' <<<"$tags")" '[{"Key":"project","Value":"blobseal"},{"Key":"stage","Value":"2"}]' \
+expect_eq "$(jv 'sorted(d["TagSet"], key=lambda t: t["Key"])' <<<"$tags")" '[{"Key":"project","Value":"blobseal"},{"Key":"stage","Value":"2"}]' \
   "get-object-tagging after put-object --tagging"
 
 log "aws s3api get-object (whole and --range)"
 aws_ s3api get-object --bucket "$B" --key api/meta.bin "$WORK/down/meta.bin" >/dev/null
 same_content "$F/five" "$WORK/down/meta.bin" "get-object api/meta.bin"
 out="$(aws_ s3api get-object --bucket "$B" --key api/meta.bin --range bytes=1000-20999 "$WORK/down/range" --output json)"
-expect_eq "$(jq -r .ContentRange <<<"$out")" "bytes 1000-20999/5242880" "get-object --range ContentRange"
-expect_eq "$(jq -r .ContentLength <<<"$out")" 20000 "get-object --range ContentLength"
+expect_eq "$(jv 'd["ContentRange"]' <<<"$out")" "bytes 1000-20999/5242880" "get-object --range ContentRange"
+expect_eq "$(jv 'd["ContentLength"]' <<<"$out")" 20000 "get-object --range ContentLength"
 slice "$F/five" 1000 20000 >"$WORK/expect-range"
 same_content "$WORK/expect-range" "$WORK/down/range" "get-object --range bytes=1000-20999"
 # A range that straddles part boundaries of the multipart object (8 MiB parts).
@@ -109,16 +109,16 @@ same_content "$WORK/expect-range" "$WORK/down/range" "get-object --range bytes=-
 log "aws s3api copy-object (COPY and REPLACE)"
 aws_ s3api copy-object --bucket "$B" --key api/copy.bin --copy-source "$B/api/meta.bin" >/dev/null
 head="$(aws_ s3api head-object --bucket "$B" --key api/copy.bin --output json)"
-expect_eq "$(jq -r .Metadata.colour <<<"$head")" blue "copy-object (COPY) keeps Metadata.colour"
-expect_eq "$(jq -r .ContentType <<<"$head")" application/x-test "copy-object (COPY) keeps ContentType"
+expect_eq "$(jv 'd["Metadata"]["colour"]' <<<"$head")" blue "copy-object (COPY) keeps Metadata.colour"
+expect_eq "$(jv 'd["ContentType"]' <<<"$head")" application/x-test "copy-object (COPY) keeps ContentType"
 aws_ s3api get-object --bucket "$B" --key api/copy.bin "$WORK/down/copy.bin" >/dev/null
 same_content "$F/five" "$WORK/down/copy.bin" "get-object of the COPY copy"
 aws_ s3api copy-object --bucket "$B" --key api/replaced.bin --copy-source "$B/api/meta.bin" \
   --metadata-directive REPLACE --metadata colour=red --content-type text/plain >/dev/null
 head="$(aws_ s3api head-object --bucket "$B" --key api/replaced.bin --output json)"
-expect_eq "$(jq -r .Metadata.colour <<<"$head")" red "copy-object (REPLACE) Metadata.colour"
-expect_eq "$(jq -r '.Metadata.owner // "absent"' <<<"$head")" absent "copy-object (REPLACE) drops Metadata.owner"
-expect_eq "$(jq -r .ContentType <<<"$head")" text/plain "copy-object (REPLACE) ContentType"
+expect_eq "$(jv 'd["Metadata"]["colour"]' <<<"$head")" red "copy-object (REPLACE) Metadata.colour"
+expect_eq "$(jv 'd["Metadata"].get("owner", "absent")' <<<"$head")" absent "copy-object (REPLACE) drops Metadata.owner"
+expect_eq "$(jv 'd["ContentType"]' <<<"$head")" text/plain "copy-object (REPLACE) ContentType"
 aws_ s3api get-object --bucket "$B" --key api/replaced.bin "$WORK/down/replaced.bin" >/dev/null
 same_content "$F/five" "$WORK/down/replaced.bin" "get-object of the REPLACE copy"
 # Copy of the multipart object to another bucket.
@@ -134,22 +134,22 @@ mkdir -p "$WORK/dir/a" "$WORK/dir/b"
 for k in a/1 a/2 b/1 c d; do cp "$F/one" "$WORK/dir/$k"; done
 aws_ s3 cp --only-show-errors --recursive "$WORK/dir" "s3://$B/dir"
 out="$(aws_ s3api list-objects-v2 --bucket "$B" --prefix dir/ --delimiter / --output json)"
-expect_eq "$(jq -c '[.CommonPrefixes[].Prefix]' <<<"$out")" '["dir/a/","dir/b/"]' "list-objects-v2 CommonPrefixes"
-expect_eq "$(jq -c '[.Contents[].Key]' <<<"$out")" '["dir/c","dir/d"]' "list-objects-v2 Contents"
-expect_eq "$(jq -c '[.Contents[].Size]' <<<"$out")" '[1,1]' "list-objects-v2 sizes (plaintext)"
+expect_eq "$(jv '[p["Prefix"] for p in d["CommonPrefixes"]]' <<<"$out")" '["dir/a/","dir/b/"]' "list-objects-v2 CommonPrefixes"
+expect_eq "$(jv '[o["Key"] for o in d["Contents"]]' <<<"$out")" '["dir/c","dir/d"]' "list-objects-v2 Contents"
+expect_eq "$(jv '[o["Size"] for o in d["Contents"]]' <<<"$out")" '[1,1]' "list-objects-v2 sizes (plaintext)"
 out="$(aws_ s3api list-objects-v2 --bucket "$B" --prefix dir/a/ --output json)"
-expect_eq "$(jq -c '[.Contents[].Key]' <<<"$out")" '["dir/a/1","dir/a/2"]' "list-objects-v2 --prefix dir/a/"
+expect_eq "$(jv '[o["Key"] for o in d["Contents"]]' <<<"$out")" '["dir/a/1","dir/a/2"]' "list-objects-v2 --prefix dir/a/"
 # Pagination by the CLI with a page size of 2 still returns everything, in order.
 out="$(aws_ s3api list-objects-v2 --bucket "$B" --prefix dir/ --page-size 2 --output json)"
-expect_eq "$(jq -c '[.Contents[].Key]' <<<"$out")" '["dir/a/1","dir/a/2","dir/b/1","dir/c","dir/d"]' "list-objects-v2 --page-size 2"
+expect_eq "$(jv '[o["Key"] for o in d["Contents"]]' <<<"$out")" '["dir/a/1","dir/a/2","dir/b/1","dir/c","dir/d"]' "list-objects-v2 --page-size 2"
 
 log "aws s3api put/get/delete-object-tagging"
 aws_ s3api put-object-tagging --bucket "$B" --key dir/c --tagging 'TagSet=[{Key=k1,Value=v1},{Key=k2,Value=v 2}]'
 tags="$(aws_ s3api get-object-tagging --bucket "$B" --key dir/c --output json)"
-expect_eq "$(jq -c '.TagSet | sort_by(.Key)' <<<"$tags")" '[{"Key":"k1","Value":"v1"},{"Key":"k2","Value":"v 2"}]' "get-object-tagging"
+expect_eq "$(jv 'sorted(d["TagSet"], key=lambda t: t["Key"])' <<<"$tags")" '[{"Key":"k1","Value":"v1"},{"Key":"k2","Value":"v 2"}]' "get-object-tagging"
 aws_ s3api delete-object-tagging --bucket "$B" --key dir/c
 tags="$(aws_ s3api get-object-tagging --bucket "$B" --key dir/c --output json)"
-expect_eq "$(jq -c '.TagSet' <<<"$tags")" '[]' "get-object-tagging after delete-object-tagging"
+expect_eq "$(jv 'd["TagSet"]' <<<"$tags")" '[]' "get-object-tagging after delete-object-tagging"
 aws_ s3api get-object --bucket "$B" --key dir/c "$WORK/down/c" >/dev/null
 same_content "$F/one" "$WORK/down/c" "object content after tagging changes"
 
@@ -169,21 +169,21 @@ for part in "$WORK/part.0" "$WORK/part.1" "$WORK/part.last"; do
   i=$((i + 1))
 done
 parts="$(aws_ s3api list-parts --bucket "$B" --key api/mpu.bin --upload-id "$upload_id" --output json)"
-expect_eq "$(jq -c '[.Parts[].PartNumber]' <<<"$parts")" '[1,2,3]' "list-parts PartNumbers"
-expect_eq "$(jq -c '[.Parts[].Size]' <<<"$parts")" "[5242880,5242880,1234]" "list-parts Sizes"
+expect_eq "$(jv '[p["PartNumber"] for p in d["Parts"]]' <<<"$parts")" '[1,2,3]' "list-parts PartNumbers"
+expect_eq "$(jv '[p["Size"] for p in d["Parts"]]' <<<"$parts")" "[5242880,5242880,1234]" "list-parts Sizes"
 uploads="$(aws_ s3api list-multipart-uploads --no-paginate --bucket "$B" --output json)"
-expect_eq "$(jq -r --arg id "$upload_id" '[.Uploads[] | select(.UploadId == $id) | .Key] | join(",")' <<<"$uploads")" api/mpu.bin \
+expect_eq "$(ID="$upload_id" jv '",".join(u["Key"] for u in d.get("Uploads", []) if u["UploadId"] == env["ID"])' <<<"$uploads")" api/mpu.bin \
   "list-multipart-uploads lists the upload in progress"
 cat >"$WORK/mpu.json" <<JSON
 {"Parts":[{"PartNumber":1,"ETag":${etags[1]}},{"PartNumber":2,"ETag":${etags[2]}},{"PartNumber":3,"ETag":${etags[3]}}]}
 JSON
 out="$(aws_ s3api complete-multipart-upload --bucket "$B" --key api/mpu.bin --upload-id "$upload_id" --multipart-upload "file://$WORK/mpu.json" --output json)"
 expected_etag="$(multipart_etag "$WORK/part.0" "$WORK/part.1" "$WORK/part.last")"
-expect_eq "$(jq -r .ETag <<<"$out" | tr -d '"')" "$expected_etag" "complete-multipart-upload ETag (md5 of the part MD5s, -3)"
+expect_eq "$(jv 'd["ETag"]' <<<"$out" | tr -d '"')" "$expected_etag" "complete-multipart-upload ETag (md5 of the part MD5s, -3)"
 aws_ s3api get-object --bucket "$B" --key api/mpu.bin "$WORK/down/mpu.bin" >/dev/null
 same_content "$WORK/mpu-expected" "$WORK/down/mpu.bin" "get-object of the completed multipart upload"
 head="$(aws_ s3api head-object --bucket "$B" --key api/mpu.bin --output json)"
-expect_eq "$(jq -r .Metadata.kind <<<"$head")" mpu "metadata given to create-multipart-upload"
+expect_eq "$(jv 'd["Metadata"]["kind"]' <<<"$head")" mpu "metadata given to create-multipart-upload"
 aws_ s3api get-object --bucket "$B" --key api/mpu.bin --range bytes=5242000-5243999 "$WORK/down/range" >/dev/null
 slice "$WORK/mpu-expected" 5242000 2000 >"$WORK/expect-range"
 same_content "$WORK/expect-range" "$WORK/down/range" "range across the boundary of parts 1 and 2"
@@ -193,7 +193,7 @@ upload_id="$(aws_ s3api create-multipart-upload --bucket "$B" --key api/aborted.
 aws_ s3api upload-part --bucket "$B" --key api/aborted.bin --upload-id "$upload_id" --part-number 1 --body "$WORK/part.0" >/dev/null
 aws_ s3api abort-multipart-upload --bucket "$B" --key api/aborted.bin --upload-id "$upload_id"
 uploads="$(aws_ s3api list-multipart-uploads --no-paginate --bucket "$B" --output json)"
-expect_eq "$(jq -r --arg id "$upload_id" '[(.Uploads // [])[] | select(.UploadId == $id)] | length' <<<"$uploads")" 0 \
+expect_eq "$(ID="$upload_id" jv 'len([u for u in d.get("Uploads", []) if u["UploadId"] == env["ID"]])' <<<"$uploads")" 0 \
   "list-multipart-uploads after abort"
 aws_ s3api head-object --bucket "$B" --key api/aborted.bin >/dev/null 2>&1 && fail "an aborted upload created api/aborted.bin"
 # awscli crashes on some S3 error bodies (see RECIPES.md): check the error of list-parts on the aborted upload with curl

@@ -163,3 +163,13 @@ digests = b"".join(hashlib.md5(open(p, "rb").read()).digest() for p in sys.argv[
 print(f"{hashlib.md5(digests).hexdigest()}-{len(sys.argv) - 1}")
 PY
 }
+
+# jv EXPR < JSON: evaluates a Python expression over the parsed JSON `d` (no jq needed: it is not among the test
+# packages); strings print raw, anything else as compact JSON. The environment is reachable as `env`.
+jv() {
+  /usr/bin/python3 -c '
+import json, os, sys
+d = json.loads(sys.stdin.read() or "{}")
+v = eval(sys.argv[1], {"d": d, "env": os.environ})
+print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))' "$1"
+}
