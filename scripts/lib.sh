@@ -9,13 +9,19 @@ BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libssl-dev libfmt-dev libcli11-dev libsqlite3-dev zlib1g-dev libexpected-dev
   libboost-dev nlohmann-json3-dev libpugixml-dev prometheus-cpp-dev libspdlog-dev libtomlplusplus-dev
+  libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Packages the test suite needs on top: real S3 clients, promtool, the fuzzers' compiler, servers for the benches.
 TEST_PACKAGES=(
   clang libclang-rt-14-dev
   prometheus awscli python3-boto3 python3-awscrt s3cmd rclone curl openssl
+  # Upstream S3 stores for the gateway (tests/upstream/): Ceph RGW single-node, and node for s3rver (npm install).
+  ceph-mon ceph-osd radosgw ceph-common uuid-runtime nodejs
 )
+# npm: Debian's package only when no npm is there (a nodejs from elsewhere brings its own, and Debian's npm would
+# pull Debian's nodejs over it).
+command -v npm >/dev/null 2>&1 || TEST_PACKAGES+=(npm)
 
 # Installs the named Debian packages that are not installed yet; silent when nothing is missing.
 install_missing() {

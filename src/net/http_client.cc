@@ -216,9 +216,11 @@ class Exchange {
     set(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
     set(curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_));
     set(curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count())));
-    long idle_seconds = std::max<long>(1, static_cast<long>((o.read_timeout.count() + 999) / 1000));
-    set(curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L));
-    set(curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, idle_seconds));
+    // The idle timeout is ours (on_progress): libcurl's low-speed check averages over seconds and fires late.
+    last_progress_ = Clock::now();
+    set(curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L));
+    set(curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &Exchange::on_progress));
+    set(curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this));
     set(curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L));
     set(curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L));
     set(curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L * 1024));
@@ -274,16 +276,19 @@ class Exchange {
   }
 
   int status() const { return status_; }
+  // Whether the transfer failed in a way another attempt may not (connection lost, timed out).
+  bool failed_transiently() const {
+    return !upload_error_ && (timed_out_ || is_retryable_transport(result_));
+  }
   std::vector<Header>& headers() { return headers_; }
   bool ended_cleanly() const { return done_ && result_ == CURLE_OK; }
-  CURLcode result() const { return result_; }
-  bool failed_in_transport() const { return done_ && result_ != CURLE_OK; }
 
   Result<std::size_t> read(std::span<std::uint8_t> out) {
     if (out.empty()) return std::size_t{0};
     if (pending() == 0 && !done_) {
       if (paused_) {
         paused_ = false;
+        last_progress_ = Clock::now();  // the caller, not the server, held the transfer
         curl_easy_pause(connection_.easy, CURLPAUSE_CONT);
       }
       BLOBSEAL_TRY_STATUS(pump([&] { return pending() > 0; }));
@@ -307,8 +312,10 @@ class Exchange {
     if (upload_error_) return make_error(*upload_error_);
     std::string detail = error_buffer_[0] ? std::string(error_buffer_) : std::string(curl_easy_strerror(result_));
     if (!done_) detail = "the transfer ended without a response";
+    if (timed_out_)
+      detail = fmt::format("no byte moved for {} ms", client_.options.read_timeout.count());
     std::string message = fmt::format("upstream {}: {}", client_.endpoint.host_header, detail);
-    if (result_ == CURLE_OPERATION_TIMEDOUT)
+    if (result_ == CURLE_OPERATION_TIMEDOUT || timed_out_)
       return make_error(ErrorCode::kUnavailable, std::move(message), "UpstreamTimeout");
     if (result_ == CURLE_PEER_FAILED_VERIFICATION || result_ == CURLE_SSL_CACERT_BADFILE ||
         result_ == CURLE_SSL_CERTPROBLEM)
@@ -316,7 +323,6 @@ class Exchange {
     return make_error(ErrorCode::kUnavailable, std::move(message), "UpstreamUnreachable");
   }
 
-  bool upload_failed() const { return upload_error_.has_value(); }
 
  private:
   std::size_t pending() const { return buffer_.size() - buffer_pos_; }
@@ -387,6 +393,22 @@ class Exchange {
     return n;
   }
 
+  static int on_progress(void* user, curl_off_t, curl_off_t received, curl_off_t, curl_off_t sent) {
+    auto* self = static_cast<Exchange*>(user);
+    auto now = Clock::now();
+    if (received != self->last_received_ || sent != self->last_sent_) {
+      self->last_received_ = received;
+      self->last_sent_ = sent;
+      self->last_progress_ = now;
+      return 0;
+    }
+    if (now - self->last_progress_ > self->client_.options.read_timeout) {
+      self->timed_out_ = true;
+      return 1;  // aborts the transfer
+    }
+    return 0;
+  }
+
   static std::size_t on_upload(char* data, std::size_t size, std::size_t count, void* user) {
     auto* self = static_cast<Exchange*>(user);
     std::size_t room = size * count;
@@ -405,6 +427,7 @@ class Exchange {
       return CURL_READFUNC_ABORT;
     }
     self->upload_left_ -= *got;
+    self->last_progress_ = Clock::now();  // time spent waiting for the caller's source is not the server's
     return *got;
   }
 
@@ -426,6 +449,10 @@ class Exchange {
   bool paused_ = false;
   bool done_ = false;
   CURLcode result_ = CURLE_OK;
+  Clock::time_point last_progress_;
+  curl_off_t last_received_ = 0;
+  curl_off_t last_sent_ = 0;
+  bool timed_out_ = false;
 };
 
 class ExchangeStream final : public ResponseStream {
@@ -550,7 +577,7 @@ AttemptOutcome judge_error_status(Exchange& exchange, Response& response) {
   std::string code = error_code_of(response.body);
   if (!collected) {
     // The error body itself was cut short: a transport failure, retryable like any.
-    if (is_retryable_transport(exchange.result()))
+    if (exchange.failed_transiently())
       return {AttemptOutcome::kRetry, collected.error(), response.status, collected.error().message()};
   }
   if (is_retryable_status(response.status) || code == "SlowDown") {
@@ -561,8 +588,7 @@ AttemptOutcome judge_error_status(Exchange& exchange, Response& response) {
 }
 
 AttemptOutcome transport_failure(Exchange& exchange, const Error& error) {
-  if (!exchange.upload_failed() && is_retryable_transport(exchange.result()))
-    return {AttemptOutcome::kRetry, error, 0, error.message()};
+  if (exchange.failed_transiently()) return {AttemptOutcome::kRetry, error, 0, error.message()};
   return {AttemptOutcome::kFail, error, 0, {}};
 }
 

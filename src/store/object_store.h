@@ -53,6 +53,11 @@ struct PutOptions {
   std::map<std::string, std::string> metadata;
   // Only replace when the current generation equals this ("" = only if absent). FailedPrecondition otherwise.
   std::optional<std::string> if_generation_match;
+  // When known, exactly how many bytes `body` yields (for a sealed body: seal::ciphertext_size of the plaintext's
+  // Content-Length). The S3 store then streams the body upstream without holding it (without it, it holds one
+  // part, part_size, at a time) and refuses a body of another length (InvalidArgument); the local store, which
+  // streams to disk either way, ignores it.
+  std::optional<std::uint64_t> body_size;
 };
 
 struct ListRequest {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "store/local/local_store.h"
+#include "store/s3/s3_store.h"
 
 namespace blobseal::store {
 
@@ -33,8 +34,17 @@ Result<std::unique_ptr<ObjectStore>> create_local_store(const StoreConfig& confi
   return std::unique_ptr<ObjectStore>(std::move(store));
 }
 
+Result<std::unique_ptr<ObjectStore>> create_s3_store(const StoreConfig& config) {
+  auto options = BLOBSEAL_TRY(s3_store_options(config));
+  auto store = BLOBSEAL_TRY(S3Store::open_bucket(std::move(options)));
+  return std::unique_ptr<ObjectStore>(std::move(store));
+}
+
 }  // namespace
 
-void register_builtin_stores(StoreRegistry& registry) { registry.add("local", create_local_store); }
+void register_builtin_stores(StoreRegistry& registry) {
+  registry.add("local", create_local_store);
+  registry.add("s3", create_s3_store);
+}
 
 }  // namespace blobseal::store

@@ -1,4 +1,4 @@
-// Builds the configured object store by name ("local"; later "s3"). Explicit registration, as for key managers.
+// Builds the configured object store by name ("local", "s3"). Explicit registration, as for key managers.
 #pragma once
 
 #include <functional>
@@ -22,7 +22,8 @@ class StoreRegistry {
   std::map<std::string, StoreFactory> factories_;
 };
 
-// Registers "local" (config: "root" → directory).
+// Registers "local" (config: "root" → directory) and "s3" (an upstream S3 bucket; settings in
+// store/s3/s3_store.h, s3_store_options()).
 void register_builtin_stores(StoreRegistry& registry);
 
 }  // namespace blobseal::store
