@@ -574,6 +574,22 @@ class Session {
       co_return;
     }
     x.head_sent = true;
+    // A client that sent "Expect: 100-continue" with an empty body is still waiting for the interim response.
+    // botocore, for one, misreads a final response that comes without it and poisons the pooled connection
+    // (botocore#3755), so an empty body gets its "100 Continue" first. A non-empty body the handler did not read
+    // gets none: the client must not send it.
+    if (x.expect_continue && !x.continue_sent && x.parser->is_done()) {
+      x.continue_sent = true;
+      error_code continue_ec;
+      lowest().expires_after(options_.body_timeout);
+      co_await asio::async_write(stream_, asio::buffer(kContinueLine.data(), kContinueLine.size()),
+                                 on_error(continue_ec));
+      if (continue_ec) {
+        fail(x, continue_ec, "sending 100 Continue");
+        x.shared->complete(make_error(*x.broken));
+        co_return;
+      }
+    }
     int status = head.status;
     if (status < 200 || status > 999) status = 500;  // informational responses are the server's business
     x.status = status;

@@ -232,6 +232,7 @@ struct S3Handler::Impl {
   void get_object(Call& call);
   void delete_object(Call& call);
   void put_tagging(Call& call);
+  void put_acl(Call& call);
   void get_tagging(Call& call);
   void delete_tagging(Call& call);
 
@@ -250,7 +251,8 @@ struct S3Handler::Impl {
   std::optional<S3Error> copy_source(Call& call, engine::Location& source);
   std::optional<S3Error> evaluate_conditions(Call& call, const engine::ObjectSummary& object, std::string_view prefix,
                                              bool for_get);
-  void add_object_headers(Call& call, const engine::ObjectSummary& object);
+  // Stored content headers and user metadata, except the (lower-case) names in `skip`.
+  void add_object_headers(Call& call, const engine::ObjectSummary& object, const std::vector<std::string>& skip = {});
 };
 
 S3Handler::S3Handler(S3Options options, const CredentialStore& credentials, engine::Engine& engine,
@@ -298,47 +300,78 @@ void S3Handler::Impl::handle(http::Request& request, http::ResponseWriter& respo
   audit.record(std::move(event));
 }
 
+namespace {
+// S3's sub-resources (query parameters that select an operation other than the plain object or bucket one). A request
+// naming one this front end does not implement must never fall through to PutObject, DeleteBucket and the like.
+constexpr std::string_view kSubresources[] = {
+    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",
+    "inventory", "legal-hold", "lifecycle", "location", "logging", "metrics", "notification", "object-lock",
+    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
+    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website"};
+
+// The sub-resource a request names ("" for none); "*" when it names several.
+std::string subresource_of(const QueryParameters& q) {
+  std::string found;
+  for (std::string_view name : kSubresources) {
+    if (!q.has(name)) continue;
+    if (!found.empty()) return "*";
+    found = name;
+  }
+  return found;
+}
+}  // namespace
+
 std::string S3Handler::Impl::classify(const Call& call) const {
   std::string_view m = call.request.method();
-  const auto& q = call.query;
   const auto& t = call.target;
-  if (t.bucket.empty()) return m == "GET" ? "ListBuckets" : "Unknown";
+  const std::string sub = subresource_of(call.query);
+  bool copy = call.request.header("x-amz-copy-source").has_value();
+  if (t.bucket.empty()) return m == "GET" && sub.empty() ? "ListBuckets" : "Unknown";
   if (t.key.empty()) {
-    if (m == "PUT") return q.has("tagging") ? "PutBucketTagging" : "CreateBucket";
-    if (m == "DELETE") return "DeleteBucket";
-    if (m == "HEAD") return "HeadBucket";
-    if (m == "POST") return q.has("delete") ? "DeleteObjects" : "Unknown";
+    if (m == "PUT") {
+      if (sub.empty()) return "CreateBucket";
+      if (sub == "acl") return "PutBucketAcl";
+      if (sub == "tagging") return "PutBucketTagging";
+      return "Unknown";
+    }
+    if (m == "DELETE") return sub.empty() ? "DeleteBucket" : "Unknown";
+    if (m == "HEAD") return sub.empty() ? "HeadBucket" : "Unknown";
+    if (m == "POST") return sub == "delete" ? "DeleteObjects" : "Unknown";
     if (m == "GET") {
-      if (q.has("location")) return "GetBucketLocation";
-      if (q.has("versions")) return "ListObjectVersions";
-      if (q.has("uploads")) return "ListMultipartUploads";
-      if (q.has("versioning")) return "GetBucketVersioning";
-      if (q.has("acl")) return "GetBucketAcl";
-      if (q.get("list-type") == "2") return "ListObjectsV2";
-      return "ListObjects";
+      if (sub == "location") return "GetBucketLocation";
+      if (sub == "versions") return "ListObjectVersions";
+      if (sub == "uploads") return "ListMultipartUploads";
+      if (sub == "versioning") return "GetBucketVersioning";
+      if (sub == "acl") return "GetBucketAcl";
+      if (!sub.empty()) return "Unknown";
+      return call.query.get("list-type") == "2" ? "ListObjectsV2" : "ListObjects";
     }
     return "Unknown";
   }
   if (m == "PUT") {
-    if (q.has("tagging")) return "PutObjectTagging";
-    if (q.has("uploadId")) return call.request.header("x-amz-copy-source") ? "UploadPartCopy" : "UploadPart";
-    return call.request.header("x-amz-copy-source") ? "CopyObject" : "PutObject";
+    if (sub.empty()) return copy ? "CopyObject" : "PutObject";
+    if (sub == "tagging") return "PutObjectTagging";
+    if (sub == "uploadId") return copy ? "UploadPartCopy" : "UploadPart";
+    if (sub == "acl") return "PutObjectAcl";
+    return "Unknown";
   }
   if (m == "GET") {
-    if (q.has("tagging")) return "GetObjectTagging";
-    if (q.has("uploadId")) return "ListParts";
-    if (q.has("acl")) return "GetObjectAcl";
-    return "GetObject";
+    if (sub.empty()) return "GetObject";
+    if (sub == "tagging") return "GetObjectTagging";
+    if (sub == "uploadId") return "ListParts";
+    if (sub == "acl") return "GetObjectAcl";
+    return "Unknown";
   }
-  if (m == "HEAD") return "HeadObject";
+  if (m == "HEAD") return sub.empty() ? "HeadObject" : "Unknown";
   if (m == "DELETE") {
-    if (q.has("tagging")) return "DeleteObjectTagging";
-    if (q.has("uploadId")) return "AbortMultipartUpload";
-    return "DeleteObject";
+    if (sub.empty()) return "DeleteObject";
+    if (sub == "tagging") return "DeleteObjectTagging";
+    if (sub == "uploadId") return "AbortMultipartUpload";
+    return "Unknown";
   }
   if (m == "POST") {
-    if (q.has("uploads")) return "CreateMultipartUpload";
-    if (q.has("uploadId")) return "CompleteMultipartUpload";
+    if (sub == "uploads") return "CreateMultipartUpload";
+    if (sub == "uploadId") return "CompleteMultipartUpload";
   }
   return "Unknown";
 }
@@ -384,6 +417,7 @@ void S3Handler::Impl::dispatch(Call& call) {
   if (op == "GetBucketVersioning") return send_xml(call, 200, render_versioning_xml());
   if (op == "GetBucketAcl" || op == "GetObjectAcl")
     return send_xml(call, 200, render_acl_xml(call.principal->tenant));
+  if (op == "PutBucketAcl" || op == "PutObjectAcl") return put_acl(call);
   if (op == "PutObject") return put_object(call);
   if (op == "CopyObject") return copy_object(call);
   if (op == "GetObject" || op == "HeadObject") return get_object(call);
@@ -751,7 +785,8 @@ std::optional<S3Error> S3Handler::Impl::evaluate_conditions(Call& call, const en
   return std::nullopt;
 }
 
-void S3Handler::Impl::add_object_headers(Call& call, const engine::ObjectSummary& object) {
+void S3Handler::Impl::add_object_headers(Call& call, const engine::ObjectSummary& object,
+                                         const std::vector<std::string>& skip) {
   auto& r = call.response;
   r.add_header("ETag", quoted(object.etag().value_or("")));
   r.add_header("Last-Modified", format_http_date(object.modified_unix_ns / 1000000000));
@@ -764,6 +799,7 @@ void S3Handler::Impl::add_object_headers(Call& call, const engine::ObjectSummary
       r.add_header("x-amz-tagging-count", std::to_string(decode_tags(value).size()));
       continue;
     }
+    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
     bool stored = std::find(std::begin(kStoredHeaders), std::end(kStoredHeaders), name) != std::end(kStoredHeaders);
     if (stored || name.starts_with("x-amz-meta-")) r.add_header(name, value);
   }
@@ -814,12 +850,15 @@ void S3Handler::Impl::get_object(Call& call) {
     }
   }
 
-  add_object_headers(call, summary);
-  // response-* query parameters override stored headers on a GET (presigned downloads use them).
+  // response-* query parameters replace stored headers on a GET (presigned downloads use them).
   static constexpr std::pair<std::string_view, std::string_view> kOverrides[] = {
       {"response-content-type", "Content-Type"},         {"response-content-language", "Content-Language"},
       {"response-expires", "Expires"},                   {"response-cache-control", "Cache-Control"},
       {"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"}};
+  std::vector<std::string> overridden;
+  for (const auto& [param, header] : kOverrides)
+    if (call.query.has(param)) overridden.push_back(lower(header));
+  add_object_headers(call, summary, overridden);
   for (const auto& [param, header] : kOverrides)
     if (auto v = call.query.get(param)) call.response.add_header(std::string(header), *v);
   if (content_range) call.response.add_header("Content-Range", *content_range);
@@ -1084,6 +1123,48 @@ void S3Handler::Impl::list_parts(Call& call) {
   }
   if (reply.truncated && !reply.parts.empty()) reply.next_part_number_marker = reply.parts.back().number;
   send_xml(call, 200, render_list_parts_xml(reply));
+}
+
+}  // namespace blobseal::s3
+
+namespace blobseal::s3 {
+
+// Objects and buckets are private to their tenant; there are no ACLs to change. A request that asks for exactly
+// that (canned "private", or a policy granting only the owner FULL_CONTROL, as s3cmd and rclone send after a copy)
+// succeeds without effect; anything that would grant access to someone else is refused, never silently ignored.
+void S3Handler::Impl::put_acl(Call& call) {
+  if (call.operation == "PutObjectAcl") {
+    auto head = engine.head(call.location());
+    if (!head) return send_error(call, from_engine(head.error()));
+  }
+  for (const char* grant : {"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+                            "x-amz-grant-full-control"})
+    if (call.request.header(grant))
+      return send_error(call, {"NotImplemented", "blobseal objects are private to their tenant; grants are not supported", {}});
+  if (auto canned = call.request.header("x-amz-acl"); canned && *canned != "private")
+    return send_error(call, {"NotImplemented", "blobseal objects are private to their tenant; only the canned ACL "
+                                               "'private' is accepted", {}});
+  std::unique_ptr<ByteSource> decoded;
+  std::unique_ptr<CheckedBody> checked;
+  auto body = request_body(call, decoded, checked);
+  if (!body) return send_error(call, from_engine(body.error()));
+  auto text = read_small_body(**body, 64 * 1024);
+  if (!text) return send_error(call, from_engine(text.error()));
+  call.bytes_in += text->size();
+  if (!text->empty()) {
+    // Only the owner's FULL_CONTROL: one grant, no group (URI) or e-mail grantee, no other permission.
+    auto count = [&](std::string_view needle) {
+      std::size_t n = 0;
+      for (auto pos = text->find(needle); pos != std::string::npos; pos = text->find(needle, pos + 1)) ++n;
+      return n;
+    };
+    bool owner_only = count("<Grant>") == 1 && count("<Permission>FULL_CONTROL</Permission>") == 1 &&
+                      count("<URI>") == 0 && count("<EmailAddress>") == 0 && text->find("<ID>") != std::string::npos;
+    if (!owner_only)
+      return send_error(call, {"NotImplemented", "blobseal objects are private to their tenant; only an ACL that "
+                                                 "grants the owner FULL_CONTROL is accepted", {}});
+  }
+  send_empty(call, 200);
 }
 
 }  // namespace blobseal::s3
