@@ -80,7 +80,7 @@ harness_exit() {
   exit $status
 }
 trap harness_exit EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # start_blobseal [extra serve flags...]
 start_blobseal() {
