@@ -35,12 +35,15 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 mkdir -p "$WORK/www" "$WORK/crypt"
 head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom >"$WORK/www/big.bin"
 head -c 4096 /dev/urandom >"$WORK/www/small.bin"
+# nginx's workers run as an unprivileged user: let them read the files (mktemp made the directory 0700).
+chmod 755 "$WORK" "$WORK/www"
+chmod 644 "$WORK/www/big.bin" "$WORK/www/small.bin"
 
 # --- blobseal
 AK="bench$(openssl rand -hex 6)"
 SK="$(openssl rand -hex 20)"
-"$BIN" serve --listen 127.0.0.1:0 --data "$WORK/blobseal" --access-key "$AK" --secret-key "$SK" \
-  --access-log off --audit-log off --quiet >"$WORK/blobseal.out" 2>"$WORK/blobseal.err" &
+"$BIN" -q serve --listen 127.0.0.1:0 --data "$WORK/blobseal" --access-key "$AK" --secret-key "$SK" \
+  --access-log off --audit-log off >"$WORK/blobseal.out" 2>"$WORK/blobseal.err" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$WORK/blobseal.out" 2>/dev/null && break; sleep 0.1; done
 BS_URL="$(sed -n 's/.*listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$WORK/blobseal.out")"
@@ -101,12 +104,16 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$RCLONE_PORT/" &&
 median_speed() {
   local url="$1" speeds=()
   for _ in $(seq "$RUNS"); do
-    speeds+=("$(curl -s -f -o /dev/null -w '%{speed_download}' "$url")")
+    speeds+=("$(curl -s -f -o /dev/null -w '%{speed_download}' "$url")") || { echo "GET $url failed" >&2; exit 1; }
   done
   printf '%s\n' "${speeds[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1e6}'
 }
+# Requests per second; a run with any non-2xx answer is refused (it would measure error pages).
 wrk_rps() {
-  wrk -t2 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" "$1" | awk '/Requests\/sec/ {print $2}'
+  local out
+  out="$(wrk -t2 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" "$1")"
+  if grep -q "Non-2xx" <<<"$out"; then echo "wrk got non-2xx answers from $1:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 
 echo "== GET of a ${BIG_MIB} MiB object, curl -o /dev/null, median of $RUNS (MB/s)"
