@@ -51,7 +51,7 @@ def download(url, results, index, digest):
 
 
 def main():
-    with Blobseal(["--access-log", "off", "--audit-log", "off"]) as server:
+    with Blobseal() as server:
         s3 = server.client()
         s3.create_bucket(Bucket="load")
         source = make_file(server.path("big.bin"), MIB << 20)
