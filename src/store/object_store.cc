@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+#include <vector>
+
 namespace blobseal::store {
 
 namespace {
@@ -51,6 +54,56 @@ Status validate_key(std::string_view key) {
     i += length;
   }
   return {};
+}
+
+namespace {
+
+// The bodies of open objects, one after another.
+class ConcatenatedSource final : public ByteSource {
+ public:
+  explicit ConcatenatedSource(std::vector<std::unique_ptr<StoredObject>> objects) : objects_(std::move(objects)) {}
+  Result<std::size_t> read(std::span<std::uint8_t> out) override {
+    while (index_ < objects_.size()) {
+      RandomAccessSource& body = objects_[index_]->body();
+      std::size_t n = BLOBSEAL_TRY(body.read_at(offset_, out));
+      if (n > 0) {
+        offset_ += n;
+        return n;
+      }
+      if (offset_ != body.size())
+        return make_error(ErrorCode::kDataLoss, fmt::format("the body of {:?} ended early", objects_[index_]->info().key));
+      ++index_;
+      offset_ = 0;
+    }
+    return std::size_t{0};
+  }
+
+ private:
+  std::vector<std::unique_ptr<StoredObject>> objects_;
+  std::size_t index_ = 0;
+  std::uint64_t offset_ = 0;
+};
+
+}  // namespace
+
+Result<ObjectInfo> ObjectStore::compose(std::string_view destination, const std::vector<ComposeSource>& sources,
+                                        const PutOptions& options) {
+  BLOBSEAL_TRY_STATUS(validate_key(destination));
+  std::vector<std::unique_ptr<StoredObject>> objects;
+  std::uint64_t total = 0;
+  for (const auto& source : sources) {
+    auto object = BLOBSEAL_TRY(open(source.key));
+    if (!source.generation.empty() && object->info().generation != source.generation)
+      return make_error(ErrorCode::kFailedPrecondition,
+                        fmt::format("{:?} changed (generation {} expected)", source.key, source.generation),
+                        "PreconditionFailed");
+    total += object->body().size();
+    objects.push_back(std::move(object));
+  }
+  ConcatenatedSource body(std::move(objects));
+  PutOptions put = options;
+  put.body_size = total;
+  return this->put(destination, body, put);
 }
 
 }  // namespace blobseal::store

@@ -60,6 +60,12 @@ struct PutOptions {
   std::optional<std::uint64_t> body_size;
 };
 
+// One source of compose(): a key, pinned to a generation when one is given.
+struct ComposeSource {
+  std::string key;
+  std::string generation;  // "" = whatever is current
+};
+
 struct ListRequest {
   std::string prefix;
   std::string delimiter;    // empty: no grouping
@@ -95,6 +101,14 @@ class ObjectStore {
   // the body (the local store links it; an S3 upstream copies server-side).
   virtual Result<ObjectInfo> copy(std::string_view source, std::string_view destination,
                                   const PutOptions& options) = 0;
+
+  // Makes `destination` an object whose body is the bodies of `sources`, one after another, with the header and
+  // metadata of `options` (finalize_header, finalize_metadata and if_generation_match as for put), the sources
+  // left as they are: a multipart upload's completion. NotFound when a source is absent, FailedPrecondition when
+  // one no longer has the generation given. This default streams the bodies through open() and put(); an S3
+  // upstream assembles them server-side (UploadPartCopy), so that no byte passes through the node.
+  virtual Result<ObjectInfo> compose(std::string_view destination, const std::vector<ComposeSource>& sources,
+                                     const PutOptions& options);
 
   // NotFound when absent.
   virtual Status remove(std::string_view key) = 0;

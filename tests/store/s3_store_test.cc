@@ -175,6 +175,55 @@ TEST_F(S3StoreTest, ABodyOfAnotherSizeThanAnnouncedIsRefused) {
   expect_no_upload_left();
 }
 
+TEST_F(S3StoreTest, ComposeAssemblesBodiesServerSide) {
+  // Multipart parts as the engine stores them: every one but the last at least 5 MiB.
+  std::vector<std::string> contents = {pattern_string(51, (5u << 20) + 1), pattern_string(52, 6u << 20),
+                                       pattern_string(53, 100)};
+  std::vector<ComposeSource> sources;
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    auto info = put(fmt::format("part/{}", i), contents[i]);
+    ASSERT_TRUE(info);
+    sources.push_back({info->key, info->generation});
+  }
+  PutOptions options;
+  options.header = bytes_of("manifest envelope");
+  bool finalized = false;
+  options.finalize_header = [&]() -> Result<Bytes> {
+    finalized = true;
+    return bytes_of("final envelope");
+  };
+  auto composed = store_->compose("whole", sources, options);
+  ASSERT_TRUE(composed) << composed.error().to_string();
+  EXPECT_TRUE(finalized);
+  EXPECT_EQ(composed->body_size, contents[0].size() + contents[1].size() + contents[2].size());
+  EXPECT_TRUE(read("whole") == contents[0] + contents[1] + contents[2]);
+  if (environment_.kind == "rgw") {
+    // Assembled upstream, as a three-part multipart object: the ETag says so.
+    auto record = s3::decode_record(raw_->bucket().get(record_name("whole"), 1 << 20).value().second);
+    ASSERT_TRUE(record);
+    EXPECT_TRUE(record->body_etag.ends_with("-3")) << record->body_etag;
+  }
+  EXPECT_EQ(store_->head("whole")->header, bytes_of("final envelope"));
+  for (std::size_t i = 0; i < contents.size(); ++i) EXPECT_TRUE(read(fmt::format("part/{}", i)) == contents[i]);
+  expect_no_upload_left();
+
+  // A source that changed since its generation was taken is refused, and nothing is written.
+  ASSERT_TRUE(put("part/1", pattern_string(54, 6u << 20)));
+  auto stale = store_->compose("stale", sources, {});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->head("stale").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->compose("absent", {{"no-such-part", ""}}, {}).error().code(), ErrorCode::kNotFound);
+
+  // Bodies too small to be upstream parts are streamed instead (the default composition), with the same result.
+  ASSERT_TRUE(put("small/0", "abc"));
+  ASSERT_TRUE(put("small/1", ""));
+  ASSERT_TRUE(put("small/2", "def"));
+  auto small = store_->compose("small", {{"small/0", ""}, {"small/1", ""}, {"small/2", ""}}, {});
+  ASSERT_TRUE(small) << small.error().to_string();
+  EXPECT_EQ(read("small"), "abcdef");
+}
+
 TEST_F(S3StoreTest, AFailingBodyLeavesNoUploadAndNoBody) {
   StringSource failing(pattern_string(4, 12u << 20), 11u << 20);
   auto result = store_->put("never", failing, {});
@@ -314,6 +363,33 @@ TEST_F(S3StoreTest, ConditionalWritesAreDetected) {
   if (environment_.kind == "rgw") EXPECT_TRUE(store_->conditional_writes()) << "Ceph RGW honours If-Match on PUT";
   if (environment_.kind == "s3rver") EXPECT_FALSE(store_->conditional_writes()) << "s3rver ignores If-Match on PUT";
   EXPECT_TRUE(raw_->list_all(prefix() + "probe/").empty()) << "the probe cleans up after itself";
+}
+
+TEST_F(S3StoreTest, HttpsIsVerifiedAgainstTheConfiguredCa) {
+  if (environment_.tls_endpoint.empty()) GTEST_SKIP() << "this upstream offers no HTTPS endpoint";
+  auto options = upstream_options(environment_, prefix());
+  options.endpoint = environment_.tls_endpoint;
+  options.ca_file = environment_.ca_file;
+  auto store = S3Store::open_bucket(std::move(options));
+  ASSERT_TRUE(store) << store.error().to_string();
+  StringSource body(pattern_string(61, 3u << 20));
+  ASSERT_TRUE((*store)->put("over-tls", body, {}));
+  auto object = (*store)->open("over-tls");
+  ASSERT_TRUE(object);
+  EXPECT_TRUE(read_body(**object) == pattern_string(61, 3u << 20));
+
+  // The system's CAs do not know the test CA: refused, and not retried as if the network had failed.
+  auto untrusted = upstream_options(environment_, prefix());
+  untrusted.endpoint = environment_.tls_endpoint;
+  auto refused = S3Store::open_bucket(std::move(untrusted));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(refused.error().reason(), "UpstreamTlsError");
+
+  auto unverified = upstream_options(environment_, prefix());
+  unverified.endpoint = environment_.tls_endpoint;
+  unverified.verify_tls = false;
+  EXPECT_TRUE(S3Store::open_bucket(std::move(unverified)));
 }
 
 TEST_F(S3StoreTest, TheRegistryBuildsItFromConfiguration) {

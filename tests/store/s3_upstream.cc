@@ -26,6 +26,8 @@ std::optional<UpstreamEnvironment> upstream_environment() {
   if (e.region.empty()) e.region = "us-east-1";
   e.access_key = env("BLOBSEAL_UPSTREAM_ACCESS_KEY");
   e.secret_key = env("BLOBSEAL_UPSTREAM_SECRET_KEY");
+  e.tls_endpoint = env("BLOBSEAL_UPSTREAM_TLS_ENDPOINT");
+  e.ca_file = env("BLOBSEAL_UPSTREAM_CA_FILE");
   return e;
 }
 

@@ -22,6 +22,8 @@ struct UpstreamEnvironment {
   std::string region;
   std::string access_key;
   std::string secret_key;
+  std::string tls_endpoint;  // the same service over HTTPS, when it offers it (rgw)
+  std::string ca_file;       // the test CA that signed its certificate
 };
 
 // nullopt when BLOBSEAL_UPSTREAM_ENDPOINT is not set (the tests then skip).

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Starts a single-node Ceph cluster with the RADOS Gateway on 127.0.0.1 (../shared/RECIPES.md): one mon, one memstore
-# OSD (data in RAM), radosgw with the Beast front end, no mgr. Ports are picked free at run time; state lives in a
+# OSD (data in RAM), radosgw with the Beast front end (HTTP and HTTPS; tcp_nodelay, without which every request on a
+# reused connection waits 40 ms for a delayed ACK), no mgr. Ports are picked free at run time; state lives in a
 # fresh temporary directory. Creates an S3 user with random keys and one bucket.
 #
 # Usage: start_rgw.sh [BUCKET]
 # Prints, on stdout, lines in env-file form:
 #   BLOBSEAL_UPSTREAM_KIND=rgw
 #   BLOBSEAL_UPSTREAM_ENDPOINT=http://127.0.0.1:PORT
+#   BLOBSEAL_UPSTREAM_TLS_ENDPOINT=https://127.0.0.1:PORT  BLOBSEAL_UPSTREAM_CA_FILE=<the test CA that signed it>
 #   BLOBSEAL_UPSTREAM_BUCKET=…  BLOBSEAL_UPSTREAM_REGION=us-east-1
 #   BLOBSEAL_UPSTREAM_ACCESS_KEY=…  BLOBSEAL_UPSTREAM_SECRET_KEY=…  (and the same as AWS_ACCESS_KEY_ID/…)
 #   BLOBSEAL_UPSTREAM_STATE=<state directory>   (pass it to stop_rgw.sh)
@@ -16,7 +18,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/common.sh"
 
 BUCKET="${1:-blobseal-test}"
-for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool uuidgen curl; do
+for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool uuidgen curl openssl; do
   command -v "$tool" >/dev/null || { echo "start_rgw: $tool is missing (packages: ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl)" >&2; exit 2; }
 done
 
@@ -39,6 +41,18 @@ MON_V1="$(free_port)"
 while [[ "$MON_V1" == "$MON_V2" ]]; do MON_V1="$(free_port)"; done
 MS_BASE="$(free_port_range 30)"
 RGW_PORT="$(free_port)"
+RGW_TLS_PORT="$(free_port)"
+while [[ "$RGW_TLS_PORT" == "$RGW_PORT" ]]; do RGW_TLS_PORT="$(free_port)"; done
+
+# HTTPS too, with a test CA, for the clients' TLS verification (ca_file) tests.
+mkdir -p "$C/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=blobseal test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$C/tls/ca.key" -out "$C/tls/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$C/tls/server.key" -out "$C/tls/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$C/tls/ext.cnf"
+openssl x509 -req -in "$C/tls/server.csr" -CA "$C/tls/ca.crt" -CAkey "$C/tls/ca.key" -CAcreateserial -days 2 \
+  -extfile "$C/tls/ext.cnf" -out "$C/tls/server.crt" 2>/dev/null
 
 cat > "$CEPH_CONF" <<CONF
 [global]
@@ -74,7 +88,7 @@ osd_memory_target = 939524096
 paxos_propose_interval = 0.1
 mon_max_pg_per_osd = 1000
 [client.rgw.gw]
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT ssl_endpoint=127.0.0.1:$RGW_TLS_PORT ssl_certificate=$C/tls/server.crt ssl_private_key=$C/tls/server.key tcp_nodelay=1
 rgw_data = $C/rgw
 CONF
 
@@ -120,6 +134,8 @@ echo "start_rgw: ready after $((SECONDS - t0)) s" >&2
 cat <<ENV
 BLOBSEAL_UPSTREAM_KIND=rgw
 BLOBSEAL_UPSTREAM_ENDPOINT=http://127.0.0.1:$RGW_PORT
+BLOBSEAL_UPSTREAM_TLS_ENDPOINT=https://127.0.0.1:$RGW_TLS_PORT
+BLOBSEAL_UPSTREAM_CA_FILE=$C/tls/ca.crt
 BLOBSEAL_UPSTREAM_BUCKET=$BUCKET
 BLOBSEAL_UPSTREAM_REGION=us-east-1
 BLOBSEAL_UPSTREAM_ACCESS_KEY=$ACCESS_KEY

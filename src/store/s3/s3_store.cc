@@ -209,6 +209,7 @@ struct StoreState {
   std::unique_ptr<net::HttpClient> client;
   std::unique_ptr<s3::UpstreamBucket> bucket;
   IfMatchForm if_match_form = IfMatchForm::kNone;
+  std::atomic<bool> no_part_copy{false};  // the upstream answered UploadPartCopy with 501
   RecordCache cache;
   BodyLeases leases;
   std::array<std::mutex, 64> key_locks;
@@ -460,8 +461,20 @@ struct StoreState {
 
   Result<UploadedBody> buffer_body(const std::string& record, ByteSource& source) {
     const std::uint64_t part_size = options.part_size;
-    std::vector<std::uint8_t> buffer(static_cast<std::size_t>(part_size) + 1);
-    std::size_t n = BLOBSEAL_TRY(read_full(source, buffer));
+    // The first part, and one byte more to tell whether there is a second: grown as bytes come, so a small body
+    // costs its size, not a part.
+    const std::size_t first_limit = static_cast<std::size_t>(part_size) + 1;
+    std::vector<std::uint8_t> buffer;
+    std::size_t n = 0;
+    for (;;) {
+      if (n == buffer.size()) {
+        if (n == first_limit) break;
+        buffer.resize(std::min(first_limit, std::max<std::size_t>(64u << 10, n * 2)));
+      }
+      std::size_t got = BLOBSEAL_TRY(source.read(std::span(buffer).subspan(n)));
+      if (got == 0) break;
+      n += got;
+    }
     if (n == 0) return UploadedBody{};
     UploadedBody body;
     body.id = random_id();
@@ -751,6 +764,7 @@ Result<std::unique_ptr<S3Store>> S3Store::open_bucket(S3StoreOptions options) {
   client.verify_tls = options.verify_tls;
   client.ca_file = options.ca_file;
   client.retry = options.retry;
+  client.on_retry = options.on_retry;
   net::Credentials credentials;
   credentials.access_key = options.access_key;
   credentials.secret_key = options.secret_key.clone();
@@ -886,6 +900,107 @@ Result<ObjectInfo> S3Store::copy(std::string_view source, std::string_view desti
     record.modified_unix_ns = now_ns();
     return s.commit_new(name, std::move(record), options.if_generation_match);
   }
+}
+
+Result<ObjectInfo> S3Store::compose(std::string_view destination, const std::vector<ComposeSource>& sources,
+                                    const PutOptions& options) {
+  BLOBSEAL_TRY_STATUS(validate_key(destination));
+  for (const auto& source : sources) BLOBSEAL_TRY_STATUS(validate_key(source.key));
+  BLOBSEAL_TRY_STATUS(s3::check_record_limits(options.header, options.metadata));
+  Impl& s = *impl_;
+  std::string name = s.record_name(destination);
+
+  std::vector<ObjectRecord> bodies;  // the non-empty sources, in order
+  for (const auto& source : sources) {
+    auto current = BLOBSEAL_TRY(s.require_record(source.key));
+    if (!source.generation.empty() && current.etag != source.generation)
+      return make_error(ErrorCode::kFailedPrecondition,
+                        fmt::format("{:?} changed (generation {} expected)", source.key, source.generation),
+                        "PreconditionFailed");
+    if (current.record.body_size > 0) bodies.push_back(std::move(current.record));
+  }
+  bool server_side = !s.no_part_copy.load();
+  for (std::size_t i = 0; i + 1 < bodies.size(); ++i)
+    if (bodies[i].body_size < kMinPartSize) server_side = false;
+  if (!server_side && bodies.size() > 1) return ObjectStore::compose(destination, sources, options);
+  if (options.if_generation_match)
+    BLOBSEAL_TRY_STATUS(Impl::check_generation(BLOBSEAL_TRY(s.head_record(name)), options.if_generation_match,
+                                               destination));
+
+  auto assembled = [&]() -> Result<UploadedBody> {
+    if (bodies.empty()) return UploadedBody{};
+    if (bodies.size() == 1) return s.copy_body(bodies[0], name);
+    // Each body as one part, or as a few equal parts when it is over S3's 5 GiB part limit.
+    struct Piece {
+      const ObjectRecord* body;
+      std::uint64_t offset, length;
+    };
+    std::vector<Piece> pieces;
+    std::uint64_t total = 0;
+    for (const auto& body : bodies) {
+      std::uint64_t count = (body.body_size + kMaxPartSize - 1) / kMaxPartSize;
+      std::uint64_t length = (body.body_size + count - 1) / count;
+      for (std::uint64_t offset = 0; offset < body.body_size; offset += length)
+        pieces.push_back({&body, offset, std::min(length, body.body_size - offset)});
+      total += body.body_size;
+    }
+    if (pieces.size() > kMaxParts)
+      return make_error(ErrorCode::kResourceExhausted, fmt::format("{} parts are more than S3 allows", pieces.size()));
+    UploadedBody out;
+    out.id = random_id();
+    out.size = total;
+    std::string to = s.body_name(out.id);
+    std::string upload_id = BLOBSEAL_TRY(
+        s.bucket->create_upload(to, {{std::string(kRecordMetadata), name}}));
+    auto completed = [&]() -> Result<std::string> {
+      std::vector<s3::CompletedUploadPart> parts;
+      std::uint32_t number = 1;
+      for (const auto& piece : pieces) {
+        auto etag = BLOBSEAL_TRY(s.bucket->upload_part_copy(to, upload_id, number, s.body_name(piece.body->body_id),
+                                                             piece.body->body_etag, piece.offset, piece.length));
+        parts.push_back({number++, std::move(etag)});
+      }
+      BLOBSEAL_TRY(s.bucket->complete_upload(to, upload_id, parts, total));
+      auto head = BLOBSEAL_TRY(s.bucket->head(to));
+      if (head.size != total)
+        return make_error(ErrorCode::kDataLoss,
+                          fmt::format("the upstream assembled {} bytes of the {} composed", head.size, total));
+      return head.etag;
+    }();
+    if (!completed) {
+      (void)s.bucket->abort_upload(to, upload_id);
+      s.delete_body(out.id);
+      if (completed.error().code() == ErrorCode::kNotFound)
+        return make_error(ErrorCode::kFailedPrecondition, "a source of the composition changed meanwhile",
+                          "PreconditionFailed");
+      return make_error(completed.error());
+    }
+    out.etag = *completed;
+    return out;
+  }();
+  if (!assembled) {
+    if (assembled.error().code() != ErrorCode::kUnimplemented) return make_error(assembled.error());
+    s.no_part_copy = true;  // an upstream without UploadPartCopy (s3rver): stream from now on
+    return ObjectStore::compose(destination, sources, options);
+  }
+
+  ObjectRecord record;
+  record.key = std::string(destination);
+  record.revision = random_revision();
+  record.body_id = assembled->id;
+  record.body_etag = assembled->etag;
+  record.body_size = assembled->size;
+  auto finalized = [&]() -> Status {
+    record.header = options.finalize_header ? BLOBSEAL_TRY(options.finalize_header()) : options.header;
+    record.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
+    return s3::check_record_limits(record.header, record.metadata);
+  }();
+  if (!finalized) {
+    s.delete_body(record.body_id);
+    return make_error(finalized.error());
+  }
+  record.modified_unix_ns = now_ns();
+  return s.commit_new(name, std::move(record), options.if_generation_match);
 }
 
 Status S3Store::remove(std::string_view key) {

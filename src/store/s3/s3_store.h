@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,7 @@ struct S3StoreOptions {
   ConditionalWrites conditional_writes = ConditionalWrites::kProbe;
   bool create_bucket = false;          // create the bucket at startup when it does not exist
   net::RetryPolicy retry;
+  std::function<void(const net::RetryEvent&)> on_retry;  // each upstream retry, for logs and metrics
   std::size_t max_idle_connections = 32;
   std::size_t list_fetch_concurrency = 16;  // records fetched at once to fill a listing page
 };
@@ -88,6 +90,12 @@ class S3Store final : public ObjectStore {
   // Copies the body server-side (CopyObject, or UploadPartCopy parts above 5 GiB) under a new id, then writes the
   // destination's record. options.if_generation_match applies to the destination.
   Result<ObjectInfo> copy(std::string_view source, std::string_view destination, const PutOptions& options) override;
+  // Assembles the destination's body server-side: an upstream multipart upload whose parts are UploadPartCopy of the
+  // sources' bodies (each pinned to its ETag), then the destination's record. Needs every body but the last to be
+  // at least 5 MiB (S3's minimum part), as the parts of a multipart upload are; otherwise it falls back to
+  // streaming the bodies through the node (ObjectStore::compose).
+  Result<ObjectInfo> compose(std::string_view destination, const std::vector<ComposeSource>& sources,
+                             const PutOptions& options) override;
   Status remove(std::string_view key) override;
   // ListObjectsV2 over the records, in key order (local/key_listing.h's semantics), then each listed object's
   // record — from an in-process cache keyed by the record's ETag, else fetched (in parallel).
