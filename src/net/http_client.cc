@@ -153,6 +153,42 @@ struct ClientCore {
   ClientOptions options;
   Endpoint endpoint;
   std::atomic<std::uint64_t> retries{0};
+
+  // The down-detector: consecutive transport failures, and until when requests fail fast.
+  std::mutex down_mutex;
+  int consecutive_failures = 0;
+  std::optional<Clock::time_point> down_until;
+  bool probing = false;
+
+  // Whether an attempt may go out now (false: fail fast). `probe` is set for the one attempt let through to
+  // probe a down upstream.
+  bool may_attempt(bool& probe) {
+    probe = false;
+    if (options.down_after_failures <= 0) return true;
+    std::lock_guard lock(down_mutex);
+    if (!down_until) return true;
+    if (Clock::now() < *down_until || probing) return false;
+    probing = true;
+    probe = true;
+    return true;
+  }
+  void record_attempt(bool transport_failure, bool probe) {
+    if (options.down_after_failures <= 0) return;
+    std::lock_guard lock(down_mutex);
+    if (probe) probing = false;
+    if (!transport_failure) {
+      consecutive_failures = 0;
+      down_until.reset();
+      return;
+    }
+    if (++consecutive_failures >= options.down_after_failures || probe)
+      down_until = Clock::now() + options.down_cooldown;
+  }
+  bool up() {
+    std::lock_guard lock(down_mutex);
+    return !down_until || (Clock::now() >= *down_until && !probing);
+  }
+
   std::mutex pool_mutex;
   std::vector<Connection> idle;
 
@@ -280,6 +316,8 @@ class Exchange {
   bool failed_transiently() const {
     return !upload_error_ && (timed_out_ || is_retryable_transport(result_));
   }
+  // Whether the connection to the server failed (not the caller's source).
+  bool failed_in_transport() const { return !upload_error_ && (timed_out_ || result_ != CURLE_OK); }
   std::vector<Header>& headers() { return headers_; }
   bool ended_cleanly() const { return done_ && result_ == CURLE_OK; }
 
@@ -476,6 +514,7 @@ struct AttemptOutcome {
   std::optional<Error> error;  // kFail, or kRetry after a transport failure (returned if no retry is left)
   int status = 0;              // kRetry after an HTTP status
   std::string reason;          // for the retry event
+  bool upstream_failed = false;  // the connection to the upstream failed (not the caller's source or sink)
 };
 
 // Reads the rest of an exchange's body into `out`, up to `limit` bytes (false when it holds more).
@@ -509,6 +548,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(ClientOptions options) {
 }
 
 std::uint64_t HttpClient::retries() const { return impl_->retries.load(); }
+bool HttpClient::upstream_up() const { return impl_->up(); }
 const ClientOptions& HttpClient::options() const { return impl_->options; }
 
 namespace {
@@ -542,6 +582,12 @@ Status run_with_retries(ClientCore& client, const Request& request, Attempt atte
                                                  SigningKey{c.access_key, c.secret_key.view()}, signing));
       headers.insert(headers.end(), signature.headers.begin(), signature.headers.end());
     }
+    bool probe = false;
+    if (!client.may_attempt(probe))
+      return make_error(ErrorCode::kUnavailable,
+                        fmt::format("upstream {} is down (every recent attempt failed): failing fast",
+                                    client.endpoint.host_header),
+                        "UpstreamDown");
     auto connection = BLOBSEAL_TRY(client.acquire());
     auto exchange = std::make_unique<Exchange>(client, connection);
     SpanSource bytes(request.body);
@@ -550,10 +596,12 @@ Status run_with_retries(ClientCore& client, const Request& request, Attempt atte
     BLOBSEAL_TRY_STATUS(exchange->start(request, headers, upload, length));
 
     AttemptOutcome outcome = attempt(std::move(exchange), number);
+    // Any answer from the server (even an error status) shows it is up; a transport failure counts against it.
+    client.record_attempt(outcome.upstream_failed, probe);
     if (outcome.kind == AttemptOutcome::kDone) return {};
     if (outcome.kind == AttemptOutcome::kFail) return make_error(*outcome.error);
     // kRetry: is another attempt allowed?
-    bool last = !retry_allowed || number >= policy.max_attempts;
+    bool last = !retry_allowed || number >= request.max_attempts.value_or(policy.max_attempts);
     std::chrono::milliseconds delay{0};
     if (!last) {
       delay = backoff_delay(policy, number, random());
@@ -578,7 +626,7 @@ AttemptOutcome judge_error_status(Exchange& exchange, Response& response) {
   if (!collected) {
     // The error body itself was cut short: a transport failure, retryable like any.
     if (exchange.failed_transiently())
-      return {AttemptOutcome::kRetry, collected.error(), response.status, collected.error().message()};
+      return {AttemptOutcome::kRetry, collected.error(), response.status, collected.error().message(), true};
   }
   if (is_retryable_status(response.status) || code == "SlowDown") {
     std::string reason = fmt::format("HTTP {}{}{}", response.status, code.empty() ? "" : " ", code);
@@ -588,8 +636,8 @@ AttemptOutcome judge_error_status(Exchange& exchange, Response& response) {
 }
 
 AttemptOutcome transport_failure(Exchange& exchange, const Error& error) {
-  if (exchange.failed_transiently()) return {AttemptOutcome::kRetry, error, 0, error.message()};
-  return {AttemptOutcome::kFail, error, 0, {}};
+  if (exchange.failed_transiently()) return {AttemptOutcome::kRetry, error, 0, error.message(), true};
+  return {AttemptOutcome::kFail, error, 0, {}, exchange.failed_in_transport()};
 }
 
 }  // namespace
@@ -669,7 +717,7 @@ Result<Response> HttpClient::send(const Request& request, ByteSink& sink) {
         if (!n) {
           // Nothing reached the sink yet: the attempt may be made again; otherwise the failure is final.
           if (!delivered) return transport_failure(*exchange, n.error());
-          return AttemptOutcome{AttemptOutcome::kFail, n.error(), 0, {}};
+          return AttemptOutcome{AttemptOutcome::kFail, n.error(), 0, {}, exchange->failed_in_transport()};
         }
         if (*n == 0) break;
         auto written = sink.write(std::span(buffer.data(), *n));

@@ -15,6 +15,8 @@
 //   connection errors and timeouts, on 500, 502, 503, 504 and 429, and on any response whose error code is SlowDown;
 //   bounded by RetryPolicy::max_attempts and max_total. A response body is never retried once a byte of it reached
 //   the caller; a request body read from a stream is never sent twice. retries() counts every retry made.
+// - Failing fast: when attempts keep failing in transport, the upstream is taken as down and requests fail at once
+//   for a cool-down, then one probes (ClientOptions::down_after_failures); upstream_up() says which.
 //
 // Errors: a transport failure (refused, reset, timeout, TLS) is Unavailable, reason "UpstreamUnreachable" or
 // "UpstreamTimeout"; a failure of the caller's source or sink is returned as that source or sink reported it. An HTTP
@@ -87,6 +89,11 @@ struct ClientOptions {
   RetryPolicy retry;
   std::optional<Credentials> credentials; // sign with SigV4 when set
   std::function<void(const RetryEvent&)> on_retry;  // called before each retry's delay, on the calling thread
+  // Failing fast while the upstream is down: after this many attempts in a row fail in transport (refused, reset,
+  // timed out), requests fail at once (Unavailable, reason "UpstreamDown") for `down_cooldown`; then one request
+  // is let through to probe, and any answer at all closes the circuit again. 0 disables it.
+  int down_after_failures = 5;
+  std::chrono::milliseconds down_cooldown{2000};
 };
 
 struct Request {
@@ -104,6 +111,8 @@ struct Request {
   std::string payload_hash;
   // Whether sending the request twice is harmless; unset: true for GET, HEAD, PUT and DELETE.
   std::optional<bool> idempotent;
+  // Overrides RetryPolicy::max_attempts for this request (1: a health probe that must answer now).
+  std::optional<int> max_attempts;
 };
 
 struct Response {
@@ -148,6 +157,8 @@ class HttpClient {
 
   // Retries made since creation (all requests, all threads).
   std::uint64_t retries() const;
+  // False while requests fail fast because the upstream looked down (see ClientOptions::down_after_failures).
+  bool upstream_up() const;
   const ClientOptions& options() const;
 
  private:

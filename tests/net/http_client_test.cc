@@ -214,6 +214,39 @@ TEST(HttpClient, ARefusedConnectionIsUnavailableAfterBoundedRetries) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
+TEST(HttpClient, ADownUpstreamFailsFastThenIsProbed) {
+  std::atomic<bool> broken{true};
+  ScriptedServer server([&](const RawRequest&, ServerConnection& c) {
+    if (broken) c.close();
+    else respond(c, 200, "back");
+  });
+  auto options = options_for(server);
+  options.retry.max_attempts = 1;
+  options.down_after_failures = 3;
+  options.down_cooldown = 300ms;
+  auto client = client_for(std::move(options));
+  for (int i = 0; i < 3; ++i) {
+    auto failed = client->send(Request{});
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().reason(), "UpstreamUnreachable");
+  }
+  EXPECT_FALSE(client->upstream_up());
+  int reached = server.requests();
+  auto start = std::chrono::steady_clock::now();
+  auto fast = client->send(Request{});
+  ASSERT_FALSE(fast);
+  EXPECT_EQ(fast.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(fast.error().reason(), "UpstreamDown");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_EQ(server.requests(), reached) << "failing fast sends nothing";
+  broken = false;
+  std::this_thread::sleep_for(350ms);
+  auto probe = client->send(Request{});
+  ASSERT_TRUE(probe) << probe.error().to_string();
+  EXPECT_EQ(probe->body, "back");
+  EXPECT_TRUE(client->upstream_up());
+}
+
 TEST(HttpClient, AStalledAnswerTimesOut) {
   ScriptedServer server([](const RawRequest&, ServerConnection& c) {
     c.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial");

@@ -359,6 +359,21 @@ TEST_F(S3StoreTest, OrphanBodiesAreRemovedAndLiveOnesKept) {
   EXPECT_EQ(read("live"), "live body");
 }
 
+TEST_F(S3StoreTest, ReadinessAsksTheUpstream) {
+  EXPECT_TRUE(store_->check_upstream());
+  EXPECT_TRUE(store_->upstream_up());
+  auto options = upstream_options(environment_, prefix());
+  options.conditional_writes = S3StoreOptions::ConditionalWrites::kOff;
+  auto store = S3Store::open_bucket(std::move(options));
+  ASSERT_TRUE(store);
+  // A bucket that does not exist is not ready either.
+  auto missing = upstream_options(environment_, prefix());
+  missing.bucket = "blobseal-no-such-bucket";
+  auto refused = S3Store::open_bucket(std::move(missing));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason(), "NoSuchBucket");
+}
+
 TEST_F(S3StoreTest, ConditionalWritesAreDetected) {
   if (environment_.kind == "rgw") EXPECT_TRUE(store_->conditional_writes()) << "Ceph RGW honours If-Match on PUT";
   if (environment_.kind == "s3rver") EXPECT_FALSE(store_->conditional_writes()) << "s3rver ignores If-Match on PUT";

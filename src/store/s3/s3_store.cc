@@ -727,6 +727,8 @@ S3Store::S3Store(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 S3Store::~S3Store() = default;
 
 bool S3Store::conditional_writes() const { return impl_->conditional(); }
+Status S3Store::check_upstream() { return impl_->bucket->check_exists(true); }
+bool S3Store::upstream_up() const { return impl_->client->upstream_up(); }
 std::uint64_t S3Store::retries() const { return impl_->client->retries(); }
 const S3StoreOptions& S3Store::options() const { return impl_->options; }
 

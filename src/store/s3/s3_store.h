@@ -78,9 +78,10 @@ class S3Store final : public ObjectStore {
   static Result<std::unique_ptr<S3Store>> open_bucket(S3StoreOptions options);
   ~S3Store() override;
 
-  // Uploads the body under a new id (single PUT up to part_size, else a multipart upload of part_size parts read
-  // and sent one at a time), runs options.finalize_header / finalize_metadata, then writes the record. Memory: one
-  // part buffer per put in progress.
+  // Uploads the body under a new id (single PUT up to part_size, else a multipart upload of part_size parts), runs
+  // options.finalize_header / finalize_metadata, then writes the record. Memory: with options.body_size, the body
+  // goes from the source to the socket (curl's 256 KiB upload buffer); without it, one part is read into memory,
+  // then sent (retryable), at a time. A body whose length differs from options.body_size is InvalidArgument.
   Result<ObjectInfo> put(std::string_view key, ByteSource& body, const PutOptions& options) override;
   Result<std::unique_ptr<StoredObject>> open(std::string_view key) override;
   Result<ObjectInfo> head(std::string_view key) override;
@@ -105,6 +106,12 @@ class S3Store final : public ObjectStore {
   // flight is younger): left behind by interrupted puts, or by concurrent writers of one key in other processes.
   // Returns how many were deleted. Reads every body's record: a maintenance task, not a request path.
   Result<std::size_t> remove_orphans(std::chrono::seconds min_age);
+
+  // For readiness checks: one HEAD of the bucket, not retried. Unavailable when the upstream does not answer
+  // (reason "UpstreamDown" while requests are failing fast: net/http_client.h).
+  Status check_upstream();
+  // False while requests fail fast because the upstream looks down.
+  bool upstream_up() const;
 
   // Whether record writes are conditional at the upstream (see above).
   bool conditional_writes() const;

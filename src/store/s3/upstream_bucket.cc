@@ -142,10 +142,11 @@ Status UpstreamBucket::create() {
   return make_error(upstream_error("create bucket", bucket_, response));
 }
 
-Status UpstreamBucket::check_exists() {
+Status UpstreamBucket::check_exists(bool probe) {
   net::Request request;
   request.method = "HEAD";
   request.target = bucket_target();
+  if (probe) request.max_attempts = 1;
   auto response = BLOBSEAL_TRY(client_.send(request));
   if (response.ok()) return {};
   if (response.status == 404)

@@ -66,8 +66,9 @@ class UpstreamBucket {
 
   // PUT bucket; an existing bucket of ours is not an error.
   Status create();
-  // HEAD bucket: NotFound (reason "NoSuchBucket") when it does not exist.
-  Status check_exists();
+  // HEAD bucket: NotFound (reason "NoSuchBucket") when it does not exist. With `probe`, a single attempt (a
+  // readiness check answers now, or says the upstream is unreachable).
+  Status check_exists(bool probe = false);
 
   // A single PUT of bytes held in memory (retried on transient failures). `headers`: conditions, x-amz-meta-*.
   Result<UpstreamObject> put(std::string_view name, ByteSpan body, const std::vector<net::Header>& headers = {});
