@@ -374,6 +374,43 @@ TEST_F(S3StoreTest, ReadinessAsksTheUpstream) {
   EXPECT_EQ(refused.error().reason(), "NoSuchBucket");
 }
 
+TEST_F(S3StoreTest, TwoNodesCompareAndSwapThroughTheUpstream) {
+  // Two store instances share nothing in process (as two blobseal nodes): only the upstream's conditional PUT keeps
+  // their increments from overwriting each other.
+  if (!store_->conditional_writes()) GTEST_SKIP() << "this upstream ignores conditional writes: racy between nodes";
+  auto other = S3Store::open_bucket(upstream_options(environment_, prefix()));
+  ASSERT_TRUE(other);
+  std::vector<ObjectStore*> nodes{store_.get(), other->get()};
+  ASSERT_TRUE(put("counter", "0"));
+  constexpr int kThreadsPerNode = 2, kIncrements = 10;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (ObjectStore* node : nodes) {
+    for (int t = 0; t < kThreadsPerNode; ++t) {
+      threads.emplace_back([&, node] {
+        for (int done = 0; done < kIncrements;) {
+          auto object = node->open("counter");
+          ASSERT_TRUE(object);
+          int value = std::stoi(read_body(**object));
+          StringSource body(std::to_string(value + 1));
+          PutOptions options;
+          options.if_generation_match = (*object)->info().generation;
+          auto result = node->put("counter", body, options);
+          if (result) {
+            ++done;
+          } else {
+            ASSERT_EQ(result.error().code(), ErrorCode::kFailedPrecondition) << result.error().to_string();
+            ++conflicts;
+          }
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(read("counter"), std::to_string(2 * kThreadsPerNode * kIncrements));
+  EXPECT_GT(conflicts.load(), 0) << "the nodes never raced: the test proved nothing";
+}
+
 TEST_F(S3StoreTest, ConditionalWritesAreDetected) {
   if (environment_.kind == "rgw") EXPECT_TRUE(store_->conditional_writes()) << "Ceph RGW honours If-Match on PUT";
   if (environment_.kind == "s3rver") EXPECT_FALSE(store_->conditional_writes()) << "s3rver ignores If-Match on PUT";
