@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   ServeOptions serve_options;
   auto* serve = app.add_subcommand(
       "serve",
-      "Run the S3 server on a local store. Every option can also be set by a BLOBSEAL_* environment variable or in "
+      "Run the S3 server on a local store, or with --upstream as a gateway in front of an S3 bucket. Every option can also be set by a BLOBSEAL_* environment variable or in "
       "the --config file (TOML, `name = value` with the option names below)");
   serve->set_config("--config", "", "Configuration file (TOML)");
   auto serve_option = [&](const char* name, auto& value, const char* help, const char* env) {
@@ -152,6 +152,55 @@ int main(int argc, char** argv) {
   serve_option("--dual-read-versions", serve_options.dual_read_versions,
                "Accept data keys wrapped under only the N newest key versions (0: every version not retired)",
                "BLOBSEAL_DUAL_READ_VERSIONS");
+
+  const char* gateway = "Gateway mode (upstream S3 store)";
+  serve_option("--upstream", serve_options.upstream,
+               "Keep the sealed objects in this upstream S3 bucket instead of DATA/store: "
+               "http(s)://HOST[:PORT]/BUCKET[/PREFIX]; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+               "(or the shared credentials file)",
+               "BLOBSEAL_UPSTREAM")
+      ->group(gateway);
+  serve_option("--upstream-region", serve_options.upstream_region,
+               "The upstream's region for signing (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)",
+               "BLOBSEAL_UPSTREAM_REGION")
+      ->group(gateway);
+  serve->add_flag("--upstream-virtual-hosted", serve_options.upstream_virtual_hosted,
+                  "Address the upstream bucket as BUCKET.HOST instead of HOST/BUCKET")
+      ->envname("BLOBSEAL_UPSTREAM_VIRTUAL_HOSTED")
+      ->group(gateway);
+  serve_option("--upstream-ca-file", serve_options.upstream_ca_file, "CA bundle (PEM) for an https upstream",
+               "BLOBSEAL_UPSTREAM_CA_FILE")
+      ->group(gateway);
+  serve->add_flag("--upstream-insecure", serve_options.upstream_insecure,
+                  "Do not verify the upstream's TLS certificate (for tests; never in production)")
+      ->envname("BLOBSEAL_UPSTREAM_INSECURE")
+      ->group(gateway);
+  serve->add_flag("--upstream-create-bucket", serve_options.upstream_create_bucket,
+                  "Create the upstream bucket when it does not exist")
+      ->envname("BLOBSEAL_UPSTREAM_CREATE_BUCKET")
+      ->group(gateway);
+  serve_option("--upstream-part-size", serve_options.upstream_part_size,
+               "Bodies above this size go up as multipart uploads of such parts (5 MiB to 5 GiB)",
+               "BLOBSEAL_UPSTREAM_PART_SIZE")
+      ->group(gateway);
+  serve_option("--upstream-max-attempts", serve_options.upstream_max_attempts,
+               "Tries per idempotent upstream request (retries back off exponentially with full jitter)",
+               "BLOBSEAL_UPSTREAM_MAX_ATTEMPTS")
+      ->group(gateway);
+  serve_option("--upstream-conditional-writes", serve_options.upstream_conditional_writes,
+               "Conditional PUTs at the upstream: auto (probe), on, off", "BLOBSEAL_UPSTREAM_CONDITIONAL_WRITES")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->group(gateway);
+  serve_option("--upstream-connect-timeout-ms", serve_options.upstream_connect_timeout_ms,
+               "Milliseconds to connect to the upstream", "BLOBSEAL_UPSTREAM_CONNECT_TIMEOUT_MS")
+      ->group(gateway);
+  serve_option("--upstream-read-timeout-ms", serve_options.upstream_read_timeout_ms,
+               "Milliseconds without progress on an upstream response", "BLOBSEAL_UPSTREAM_READ_TIMEOUT_MS")
+      ->group(gateway);
+  serve_option("--orphan-sweep-minutes", serve_options.orphan_sweep_minutes,
+               "Remove unreferenced upstream bodies older than a day this often (0: never)",
+               "BLOBSEAL_ORPHAN_SWEEP_MINUTES")
+      ->group(gateway);
 
   try {
     app.parse(argc, argv);

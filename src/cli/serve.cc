@@ -6,7 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <condition_variable>
 #include <memory>
+#include <optional>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -21,6 +25,7 @@
 #include "s3/credentials.h"
 #include "s3/s3_handler.h"
 #include "store/registry.h"
+#include "store/s3/s3_store.h"
 
 namespace blobseal::cli {
 
@@ -62,7 +67,99 @@ Result<std::unique_ptr<keys::KeyManager>> open_or_create_keyring(const ServeOpti
   return std::unique_ptr<keys::KeyManager>(std::move(*opened));
 }
 
+// Gateway mode's store: the s3 store's settings from the serve options (credentials from the AWS environment).
+Result<std::unique_ptr<store::S3Store>> open_upstream(const ServeOptions& options, obs::Metrics& metrics) {
+  auto url = BLOBSEAL_TRY(parse_upstream_url(options.upstream));
+  store::StoreConfig config{{"endpoint", url.endpoint},
+                            {"bucket", url.bucket},
+                            {"prefix", url.prefix},
+                            {"path_style", options.upstream_virtual_hosted ? "false" : "true"},
+                            {"verify_tls", options.upstream_insecure ? "false" : "true"},
+                            {"create_bucket", options.upstream_create_bucket ? "true" : "false"},
+                            {"part_size", std::to_string(options.upstream_part_size)},
+                            {"max_attempts", std::to_string(options.upstream_max_attempts)},
+                            {"conditional_writes", options.upstream_conditional_writes},
+                            {"connect_timeout_ms", std::to_string(options.upstream_connect_timeout_ms)},
+                            {"read_timeout_ms", std::to_string(options.upstream_read_timeout_ms)}};
+  if (!options.upstream_region.empty()) config["region"] = options.upstream_region;
+  if (!options.upstream_ca_file.empty()) config["ca_file"] = options.upstream_ca_file;
+  auto settings = BLOBSEAL_TRY(store::s3_store_options(config));
+  settings.on_retry = [&metrics](const net::RetryEvent& event) { metrics.record_upstream_retry(event.status); };
+  return store::S3Store::open_bucket(std::move(settings));
+}
+
+// Removes, every `period`, the upstream bodies that no record names and that are older than a day (left by
+// interrupted uploads, or by racing writers on upstreams without conditional writes). Stops with the server.
+class OrphanSweeper {
+ public:
+  OrphanSweeper(store::S3Store& store, std::chrono::minutes period) : store_(store), period_(period) {
+    if (period_.count() > 0) thread_ = std::thread([this] { run(); });
+  }
+  ~OrphanSweeper() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
+      lock.unlock();
+      auto removed = store_.remove_orphans(std::chrono::hours(24));
+      if (!removed)
+        std::fprintf(stderr, "blobseal: orphan sweep failed: %s\n", removed.error().to_string().c_str());
+      else if (*removed > 0)
+        std::fprintf(stderr, "blobseal: orphan sweep removed %zu unreferenced upstream bodies\n", *removed);
+      lock.lock();
+    }
+  }
+
+  store::S3Store& store_;
+  std::chrono::minutes period_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
+
+Result<UpstreamUrl> parse_upstream_url(std::string_view url) {
+  auto invalid = [&](std::string_view why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--upstream {:?}: {}; expected http(s)://HOST[:PORT]/BUCKET[/PREFIX]", url, why));
+  };
+  std::string_view rest = url;
+  std::string scheme;
+  if (rest.starts_with("http://")) scheme = "http";
+  else if (rest.starts_with("https://")) scheme = "https";
+  else return invalid("the scheme must be http or https");
+  rest.remove_prefix(scheme.size() + 3);
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (authority.empty()) return invalid("the host is missing");
+  if (authority.find('@') != std::string_view::npos)
+    return invalid("credentials do not belong in the URL (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+  if (authority.find_first_of("?#") != std::string_view::npos) return invalid("query and fragment are not allowed");
+  if (slash == std::string_view::npos) return invalid("the bucket is missing");
+  std::string_view path = rest.substr(slash + 1);
+  if (path.find_first_of("?#") != std::string_view::npos) return invalid("query and fragment are not allowed");
+  auto bucket_end = path.find('/');
+  std::string_view bucket = path.substr(0, bucket_end);
+  if (bucket.empty()) return invalid("the bucket is missing");
+  UpstreamUrl out;
+  out.endpoint = scheme + "://" + std::string(authority);
+  out.bucket = std::string(bucket);
+  if (bucket_end != std::string_view::npos) {
+    out.prefix = std::string(path.substr(bucket_end + 1));
+    if (!out.prefix.empty() && out.prefix.back() != '/') out.prefix += '/';
+  }
+  return out;
+}
 
 int run_serve(const ServeOptions& options) {
   namespace fs = std::filesystem;
@@ -86,11 +183,30 @@ int run_serve(const ServeOptions& options) {
   auto key_manager = open_or_create_keyring(options, keyring_path);
   if (!key_manager) return fail(key_manager.error().to_string());
 
-  store::StoreRegistry stores;
-  store::register_builtin_stores(stores);
-  auto object_store = stores.create("local", {{"root", store_path}});
-  if (!object_store) return fail(object_store.error().to_string());
-  engine::Engine engine(**object_store, **key_manager);
+  std::unique_ptr<store::ObjectStore> object_store;
+  store::S3Store* upstream = nullptr;
+  std::string store_description;
+  if (!options.upstream.empty()) {
+    auto opened = open_upstream(options, metrics);
+    if (!opened) return fail(opened.error().to_string());
+    upstream = opened->get();
+    object_store = std::move(*opened);
+    metrics.set_upstream_up(true);
+    store_description = fmt::format("upstream {}{}{}", upstream->options().endpoint,
+                                    upstream->options().path_style ? "/" : " bucket ", upstream->options().bucket);
+    if (!upstream->options().prefix.empty()) store_description += " prefix " + upstream->options().prefix;
+    if (!upstream->conditional_writes())
+      std::fprintf(stderr, "blobseal: warning: the upstream does not honour conditional writes; concurrent writers "
+                           "of one key on different nodes may race (docs/PROVIDERS.md)\n");
+  } else {
+    store::StoreRegistry stores;
+    store::register_builtin_stores(stores);
+    auto created = stores.create("local", {{"root", store_path}});
+    if (!created) return fail(created.error().to_string());
+    object_store = std::move(*created);
+    store_description = "store " + store_path;
+  }
+  engine::Engine engine(*object_store, **key_manager);
 
   s3::CredentialStore credentials;
   if (!options.access_key.empty() || !options.secret_key.empty()) {
@@ -128,10 +244,16 @@ int run_serve(const ServeOptions& options) {
   std::vector<admin::ReadinessCheck> checks;
   checks.push_back({"keys", [&] { return (*key_manager)->health(); }});
   checks.push_back({"store", [&]() -> Status {
+                      if (upstream) {
+                        // One HEAD of the bucket, not retried: /ready answers fast while the upstream is down.
+                        auto status = upstream->check_upstream();
+                        metrics.set_upstream_up(status.has_value());
+                        return status;
+                      }
                       store::ListRequest probe;
                       probe.prefix = ".blobseal/";
                       probe.max_keys = 1;
-                      auto listed = (*object_store)->list(probe);
+                      auto listed = object_store->list(probe);
                       if (!listed) return tl::unexpected(listed.error());
                       return {};
                     }});
@@ -163,10 +285,13 @@ int run_serve(const ServeOptions& options) {
   auto server = http::Server::create(server_options, router);
   if (!server) return fail(server.error().to_string());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("blobseal: listening on %s://%s:%u (store %s, keyring %s)\n", server_options.tls ? "https" : "http",
-              host.c_str(), static_cast<unsigned>((*server)->port()), store_path.c_str(), keyring_path.c_str());
+  std::printf("blobseal: listening on %s://%s:%u (%s, keyring %s)\n", server_options.tls ? "https" : "http",
+              host.c_str(), static_cast<unsigned>((*server)->port()), store_description.c_str(), keyring_path.c_str());
   std::fflush(stdout);
+  std::optional<OrphanSweeper> sweeper;
+  if (upstream) sweeper.emplace(*upstream, std::chrono::minutes(options.orphan_sweep_minutes));
   (*server)->run_until_signal(std::chrono::seconds(options.shutdown_grace_seconds));
+  sweeper.reset();
   server->reset();
   if (auto* sink = dynamic_cast<obs::JsonLinesFileSink*>(audit.get())) (void)sink->close();
   if (!options.quiet) std::fprintf(stderr, "blobseal: stopped\n");

@@ -1,9 +1,13 @@
-// `blobseal serve`: the S3 server on the local store and keyring (stage 2's embedded default).
+// `blobseal serve`: the S3 server on the local store and keyring (stage 2's embedded default), or in gateway mode
+// on an upstream S3 bucket (--upstream).
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace blobseal::cli {
 
@@ -32,7 +36,31 @@ struct ServeOptions {
   unsigned shutdown_grace_seconds = 30;
   unsigned dual_read_versions = 0;
   bool quiet = false;
+
+  // Gateway mode: sealed objects in an upstream S3 bucket instead of the local store. The data directory then
+  // keeps only the keyring, the credentials and the audit log.
+  std::string upstream;                    // http(s)://HOST[:PORT]/BUCKET[/PREFIX/]
+  std::string upstream_region;             // default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+  bool upstream_virtual_hosted = false;    // BUCKET.HOST addressing instead of HOST/BUCKET
+  std::string upstream_ca_file;            // CA bundle for an https upstream
+  bool upstream_insecure = false;          // do not verify the upstream's TLS certificate (tests only)
+  bool upstream_create_bucket = false;
+  std::uint64_t upstream_part_size = 8ull << 20;
+  unsigned upstream_max_attempts = 4;      // tries per idempotent upstream request
+  std::string upstream_conditional_writes = "auto";  // auto | on | off
+  unsigned upstream_connect_timeout_ms = 5000;
+  unsigned upstream_read_timeout_ms = 60000;
+  unsigned orphan_sweep_minutes = 60;      // remove unreferenced bodies older than a day this often; 0: never
 };
+
+// Splits an --upstream URL into the s3 store's endpoint, bucket and prefix settings. InvalidArgument, naming the
+// problem, for anything else than http(s)://HOST[:PORT]/BUCKET[/PREFIX].
+struct UpstreamUrl {
+  std::string endpoint;  // scheme://host[:port]
+  std::string bucket;
+  std::string prefix;    // "" or ending with '/'
+};
+Result<UpstreamUrl> parse_upstream_url(std::string_view url);
 
 int run_serve(const ServeOptions& options);
 

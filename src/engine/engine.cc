@@ -104,6 +104,7 @@ Result<ObjectSummary> Engine::put(const Location& location, ByteSource& body, co
 
   store::PutOptions put;
   put.if_generation_match = options.if_generation_match;
+  if (options.size) put.body_size = seal::ciphertext_size(*options.size);
   put.finalize_metadata = [&]() { return listing_metadata(key, sealing.etag()); };
   put.finalize_header = [&]() -> Result<Bytes> {
     if (!sealing.finished()) return make_error(ErrorCode::kInternal, "the store committed before the body ended");

@@ -94,6 +94,9 @@ struct PutOptions {
   seal::Metadata metadata;   // content metadata to seal with the object (Content-Type, user metadata)
   std::string key_id;        // key-encryption key; the key manager's default when empty
   std::optional<std::string> if_generation_match;  // "" = only if absent
+  // How many plaintext bytes the body yields, when the client declared it (Content-Length): an upstream store
+  // then streams the sealed body without holding a part of it. A body of another length fails the put.
+  std::optional<std::uint64_t> size;
 };
 
 struct ListPage {
@@ -173,9 +176,9 @@ class Engine {
   // The upload's data key is generated and wrapped for the final location now; parts are sealed under it as they
   // stream in, each with its own salt, and the manifest is sealed into the envelope at completion.
   Result<std::string> create_multipart(const Location& location, const PutOptions& options);
-  // NotFound with reason "NoSuchUpload" for an unknown upload or one for another key.
+  // NotFound with reason "NoSuchUpload" for an unknown upload or one for another key. `size`: as PutOptions::size.
   Result<PartInfo> upload_part(const Location& location, const std::string& upload_id, std::uint32_t part_number,
-                               ByteSource& body);
+                               ByteSource& body, std::optional<std::uint64_t> size = std::nullopt);
   // Copies plaintext [offset, offset + length) of `source` (the whole object when `range` is absent) into a part.
   Result<PartInfo> upload_part_copy(const Location& location, const std::string& upload_id, std::uint32_t part_number,
                                     const Location& source,
@@ -206,7 +209,8 @@ class Engine {
   Result<Unsealed> unseal(const Location& location, const store::ObjectInfo& info);
   struct UploadRecord;
   Result<UploadRecord> load_upload(const Location& location, const std::string& upload_id);
-  Result<PartInfo> store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body);
+  Result<PartInfo> store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body,
+                              std::optional<std::uint64_t> size);
   // Store-level metadata that lets listings show the ETag without unwrapping each object's key: the ETag sealed
   // under the store's index key (one data key, wrapped by the key manager, unwrapped once per process).
   Result<std::map<std::string, std::string>> listing_metadata(const std::string& storage_key, const std::string& etag);

@@ -74,40 +74,6 @@ class ObjectRangeSource final : public ByteSource {
   std::uint64_t end_;
 };
 
-// The bodies of several stored objects, one after another, each checked for its expected size.
-class ConcatenatedBodies final : public ByteSource {
- public:
-  ConcatenatedBodies(store::ObjectStore& store, std::vector<std::string> keys, std::vector<std::uint64_t> sizes)
-      : store_(store), keys_(std::move(keys)), sizes_(std::move(sizes)) {}
-  Result<std::size_t> read(std::span<std::uint8_t> out) override {
-    while (index_ < keys_.size()) {
-      if (!current_) {
-        current_ = BLOBSEAL_TRY(store_.open(keys_[index_]));
-        if (current_->body().size() != sizes_[index_])
-          return make_error(ErrorCode::kDataLoss, fmt::format("stored part {} has the wrong size", keys_[index_]));
-        offset_ = 0;
-      }
-      std::size_t n = BLOBSEAL_TRY(current_->body().read_at(offset_, out));
-      if (n > 0) {
-        offset_ += n;
-        return n;
-      }
-      if (offset_ != sizes_[index_]) return make_error(ErrorCode::kDataLoss, "stored part ended early");
-      current_.reset();
-      ++index_;
-    }
-    return std::size_t{0};
-  }
-
- private:
-  store::ObjectStore& store_;
-  std::vector<std::string> keys_;
-  std::vector<std::uint64_t> sizes_;
-  std::size_t index_ = 0;
-  std::unique_ptr<store::StoredObject> current_;
-  std::uint64_t offset_ = 0;
-};
-
 bool valid_upload_id(std::string_view id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -168,7 +134,8 @@ Result<Engine::UploadRecord> Engine::load_upload(const Location& location, const
   return record;
 }
 
-Result<PartInfo> Engine::store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body) {
+Result<PartInfo> Engine::store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body,
+                                    std::optional<std::uint64_t> size) {
   if (part_number < 1 || part_number > seal::kMaxParts)
     return make_error(ErrorCode::kInvalidArgument, "part numbers are 1 to 10000", "InvalidArgument");
   SealingSource sealing(body);
@@ -176,6 +143,7 @@ Result<PartInfo> Engine::store_part(const UploadRecord& upload, std::uint32_t pa
   PartInfo part;
   part.part_number = part_number;
   store::PutOptions put;
+  if (size) put.body_size = seal::ciphertext_size(*size);
   put.finalize_header = [&]() -> Result<Bytes> {
     seal::Envelope envelope = upload.envelope;
     envelope.layout = seal::Layout::kMultipart;
@@ -192,9 +160,10 @@ Result<PartInfo> Engine::store_part(const UploadRecord& upload, std::uint32_t pa
 }
 
 Result<PartInfo> Engine::upload_part(const Location& location, const std::string& upload_id,
-                                     std::uint32_t part_number, ByteSource& body) {
+                                     std::uint32_t part_number, ByteSource& body,
+                                     std::optional<std::uint64_t> size) {
   auto upload = BLOBSEAL_TRY(load_upload(location, upload_id));
-  return store_part(upload, part_number, body);
+  return store_part(upload, part_number, body, size);
 }
 
 Result<PartInfo> Engine::upload_part_copy(const Location& location, const std::string& upload_id,
@@ -210,12 +179,13 @@ Result<PartInfo> Engine::upload_part_copy(const Location& location, const std::s
     length = range->second;
   }
   ObjectRangeSource plaintext(object, offset, length);
-  return store_part(upload, part_number, plaintext);
+  return store_part(upload, part_number, plaintext, length);
 }
 
 namespace {
 struct OpenedPart {
   std::string record_key;
+  std::string generation;
   seal::PartRecord record;
   std::string etag;
   std::int64_t modified_unix_ns = 0;
@@ -229,6 +199,7 @@ Result<OpenedPart> open_part(store::ObjectStore& store, const std::string& recor
   if (contents.parts.size() != 1) return make_error(ErrorCode::kDataLoss, "part record without its manifest entry");
   OpenedPart part;
   part.record_key = record_key;
+  part.generation = info.generation;
   part.record = contents.parts[0];
   if (const std::string* e = seal::find_metadata(contents.metadata, kMetaEtag)) part.etag = *e;
   part.modified_unix_ns = info.modified_unix_ns;
@@ -270,18 +241,19 @@ Result<ObjectSummary> Engine::complete_multipart(const Location& location, const
   crypto::Digest md5s(crypto::Digest::Algorithm::kMd5);
   seal::EnvelopeContents contents;
   contents.metadata = upload.metadata;
-  std::vector<std::string> keys;
-  std::vector<std::uint64_t> sizes;
-  std::uint64_t total = 0;
+  std::vector<store::ComposeSource> sources;
+  std::uint64_t total = 0, stored_total = 0;
   for (const auto& part : parts) {
     auto binary = from_hex(part.etag);
     if (!binary) return make_error(ErrorCode::kDataLoss, "a part record holds an unreadable ETag");
     md5s.update(*binary);
     contents.parts.push_back(part.record);
-    keys.push_back(part.record_key);
-    sizes.push_back(seal::ciphertext_size(part.record.plaintext_size));
-    if (part.body_size != sizes.back()) return make_error(ErrorCode::kDataLoss, "a stored part has the wrong size");
+    // Pinned to the generation whose manifest entry was read: a part re-uploaded meanwhile fails the completion.
+    sources.push_back({part.record_key, part.generation});
+    if (part.body_size != seal::ciphertext_size(part.record.plaintext_size))
+      return make_error(ErrorCode::kDataLoss, "a stored part has the wrong size");
     total += part.record.plaintext_size;
+    stored_total += part.body_size;
   }
   std::string etag = fmt::format("{}-{}", to_hex(md5s.finish()), parts.size());
   auto& metadata = contents.metadata;
@@ -297,8 +269,10 @@ Result<ObjectSummary> Engine::complete_multipart(const Location& location, const
   store::PutOptions put;
   put.header = BLOBSEAL_TRY(seal::encode_envelope(envelope, contents, upload.dek));
   put.metadata = BLOBSEAL_TRY(listing_metadata(key, etag));
-  ConcatenatedBodies body(store_, keys, sizes);
-  auto info = BLOBSEAL_TRY(store_.put(key, body, put));
+  // The store assembles the parts' bodies (an upstream S3 store server-side, without the bytes crossing this node).
+  auto info = BLOBSEAL_TRY(store_.compose(key, sources, put));
+  if (info.body_size != stored_total)
+    return make_error(ErrorCode::kDataLoss, "the assembled object has the wrong size");
 
   // The upload is over: its records go, including parts that were uploaded but not chosen.
   (void)abort_multipart(location, upload_id);

@@ -191,7 +191,14 @@ class Metrics::Impl {
         audit_dropped_(prometheus::BuildCounter()
                            .Name("audit_events_dropped_total")
                            .Help("Audit events lost instead of written, by reason")
-                           .Register(registry_)) {
+                           .Register(registry_)),
+        upstream_retries_(prometheus::BuildCounter()
+                              .Name("upstream_retries_total")
+                              .Help("Upstream S3 requests retried, by the failure that caused the retry")
+                              .Register(registry_)) {
+    for (const char* cause : {"transport", "500", "502", "503", "504", "other"})
+      upstream_retry_by_cause_.emplace_back(&upstream_retries_.Add({{"cause", cause}}));
+
     for (auto name : kKnownOperations) known_.push_back(std::make_unique<OperationSeries>(std::string(name)));
     other_ = std::make_unique<OperationSeries>(std::string(kOtherOperation));
 
@@ -279,6 +286,10 @@ class Metrics::Impl {
   prometheus::Family<prometheus::Counter>& bytes_out_;
   prometheus::Family<prometheus::Counter>& integrity_failures_;
   prometheus::Family<prometheus::Counter>& audit_dropped_;
+  prometheus::Family<prometheus::Counter>& upstream_retries_;
+  std::vector<prometheus::Counter*> upstream_retry_by_cause_;  // transport, 500, 502, 503, 504, other
+  std::once_flag upstream_up_once_;  // the gauge exists only in gateway mode
+  prometheus::Gauge* upstream_up_ = nullptr;
 
   std::vector<std::unique_ptr<OperationSeries>> known_;  // parallel to kKnownOperations; never changes
   std::unique_ptr<OperationSeries> other_;
@@ -304,6 +315,30 @@ DownloadTracker Metrics::start_download() { return DownloadTracker(&impl_->downl
 
 void Metrics::record_integrity_failure(IntegrityCheck where) {
   impl_->integrity_[static_cast<std::size_t>(where)]->Increment();
+}
+
+void Metrics::record_upstream_retry(int status) {
+  std::size_t index = 5;
+  switch (status) {
+    case 0: index = 0; break;
+    case 500: index = 1; break;
+    case 502: index = 2; break;
+    case 503: index = 3; break;
+    case 504: index = 4; break;
+    default: break;
+  }
+  impl_->upstream_retry_by_cause_[index]->Increment();
+}
+
+void Metrics::set_upstream_up(bool up) {
+  std::call_once(impl_->upstream_up_once_, [&] {
+    impl_->upstream_up_ = &prometheus::BuildGauge()
+                               .Name("upstream_up")
+                               .Help("Gateway mode: 1 while the upstream store answers, 0 while requests fail fast")
+                               .Register(impl_->registry_)
+                               .Add({});
+  });
+  impl_->upstream_up_->Set(up ? 1 : 0);
 }
 
 void Metrics::set_aes_hardware_acceleration(bool available) { impl_->aes_hardware_->Set(available ? 1 : 0); }

@@ -124,6 +124,11 @@ class Metrics {
 
   void record_integrity_failure(IntegrityCheck where);
 
+  // Gateway mode: one retried upstream request (status 0: a transport failure; 500, 502, 503, 504 as answered;
+  // anything else is counted as "other"), and whether the upstream answers (the fail-fast state).
+  void record_upstream_retry(int status);
+  void set_upstream_up(bool up);
+
   // Set once at startup from the CPU check; 0 until then.
   void set_aes_hardware_acceleration(bool available);
 

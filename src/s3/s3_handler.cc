@@ -245,6 +245,9 @@ struct S3Handler::Impl {
   void list_parts(Call& call);
 
   // helpers
+  // The object bytes the client declared: x-amz-decoded-content-length for an aws-chunked body, else
+  // Content-Length. nullopt when unknown (a chunked transfer): the store then holds a part at a time.
+  static std::optional<std::uint64_t> declared_length(const Call& call, bool aws_chunked);
   Result<ByteSource*> request_body(Call& call, std::unique_ptr<ByteSource>& decoded,
                                    std::unique_ptr<CheckedBody>& checked);
   std::optional<S3Error> object_metadata_from_headers(Call& call, seal::Metadata& metadata);
@@ -639,6 +642,18 @@ void S3Handler::Impl::list_uploads(Call& call) {
 
 // ---- objects ------------------------------------------------------------------------------------------------
 
+std::optional<std::uint64_t> S3Handler::Impl::declared_length(const Call& call, bool aws_chunked) {
+  if (!aws_chunked) return call.request.content_length();
+  auto decoded = call.request.header("x-amz-decoded-content-length");
+  if (!decoded || decoded->empty() || decoded->size() > 19) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : *decoded) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
 Result<ByteSource*> S3Handler::Impl::request_body(Call& call, std::unique_ptr<ByteSource>& decoded,
                                                   std::unique_ptr<CheckedBody>& checked) {
   ByteSource* body = &call.request.body();
@@ -727,6 +742,7 @@ void S3Handler::Impl::put_object(Call& call) {
   std::unique_ptr<CheckedBody> checked;
   auto body = request_body(call, decoded, checked);
   if (!body) return send_error(call, from_engine(body.error()));
+  put.size = declared_length(call, decoded != nullptr);
   auto summary = engine.put(call.location(), **body, put);
   call.bytes_in += checked->bytes();
   if (!summary) {
@@ -1010,7 +1026,7 @@ void S3Handler::Impl::upload_part(Call& call) {
   std::unique_ptr<CheckedBody> checked;
   auto body = request_body(call, decoded, checked);
   if (!body) return send_error(call, from_engine(body.error()));
-  auto part = engine.upload_part(call.location(), upload_id, *number, **body);
+  auto part = engine.upload_part(call.location(), upload_id, *number, **body, declared_length(call, decoded != nullptr));
   call.bytes_in += checked->bytes();
   if (!part) return send_error(call, from_engine(part.error(), "NoSuchUpload"));
   send_empty(call, 200, {{"ETag", quoted(part->etag)}});

@@ -58,29 +58,39 @@ Status validate_key(std::string_view key) {
 
 namespace {
 
-// The bodies of open objects, one after another.
+// The bodies of stored objects, one after another, each opened only when reached (a completion may name 10,000
+// parts: they are not held open at once) and checked against the generation and size its head() showed.
 class ConcatenatedSource final : public ByteSource {
  public:
-  explicit ConcatenatedSource(std::vector<std::unique_ptr<StoredObject>> objects) : objects_(std::move(objects)) {}
+  ConcatenatedSource(ObjectStore& store, std::vector<ObjectInfo> sources) : store_(store), sources_(std::move(sources)) {}
   Result<std::size_t> read(std::span<std::uint8_t> out) override {
-    while (index_ < objects_.size()) {
-      RandomAccessSource& body = objects_[index_]->body();
-      std::size_t n = BLOBSEAL_TRY(body.read_at(offset_, out));
+    while (index_ < sources_.size()) {
+      const ObjectInfo& want = sources_[index_];
+      if (!current_) {
+        current_ = BLOBSEAL_TRY(store_.open(want.key));
+        if (current_->info().generation != want.generation || current_->body().size() != want.body_size)
+          return make_error(ErrorCode::kFailedPrecondition, fmt::format("{:?} changed while it was read", want.key),
+                            "PreconditionFailed");
+        offset_ = 0;
+      }
+      std::size_t n = BLOBSEAL_TRY(current_->body().read_at(offset_, out));
       if (n > 0) {
         offset_ += n;
         return n;
       }
-      if (offset_ != body.size())
-        return make_error(ErrorCode::kDataLoss, fmt::format("the body of {:?} ended early", objects_[index_]->info().key));
+      if (offset_ != want.body_size)
+        return make_error(ErrorCode::kDataLoss, fmt::format("the body of {:?} ended early", want.key));
+      current_.reset();
       ++index_;
-      offset_ = 0;
     }
     return std::size_t{0};
   }
 
  private:
-  std::vector<std::unique_ptr<StoredObject>> objects_;
+  ObjectStore& store_;
+  std::vector<ObjectInfo> sources_;
   std::size_t index_ = 0;
+  std::unique_ptr<StoredObject> current_;
   std::uint64_t offset_ = 0;
 };
 
@@ -89,18 +99,20 @@ class ConcatenatedSource final : public ByteSource {
 Result<ObjectInfo> ObjectStore::compose(std::string_view destination, const std::vector<ComposeSource>& sources,
                                         const PutOptions& options) {
   BLOBSEAL_TRY_STATUS(validate_key(destination));
-  std::vector<std::unique_ptr<StoredObject>> objects;
+  std::vector<ObjectInfo> heads;
   std::uint64_t total = 0;
   for (const auto& source : sources) {
-    auto object = BLOBSEAL_TRY(open(source.key));
-    if (!source.generation.empty() && object->info().generation != source.generation)
+    auto info = BLOBSEAL_TRY(head(source.key));
+    if (!source.generation.empty() && info.generation != source.generation)
       return make_error(ErrorCode::kFailedPrecondition,
                         fmt::format("{:?} changed (generation {} expected)", source.key, source.generation),
                         "PreconditionFailed");
-    total += object->body().size();
-    objects.push_back(std::move(object));
+    total += info.body_size;
+    info.header.clear();
+    info.metadata.clear();
+    heads.push_back(std::move(info));
   }
-  ConcatenatedSource body(std::move(objects));
+  ConcatenatedSource body(*this, std::move(heads));
   PutOptions put = options;
   put.body_size = total;
   return this->put(destination, body, put);

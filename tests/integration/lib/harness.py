@@ -90,10 +90,45 @@ def _check_response_framing(http_response, model, **_):
                              "100 Continue, which poisons the pooled connection)")
 
 
+def upstream_settings():
+    """The upstream S3 service tests/upstream/with_upstream.sh started for this test (its env-file variables)."""
+    endpoint = os.environ.get("BLOBSEAL_UPSTREAM_ENDPOINT")
+    assert endpoint, "gateway mode needs an upstream: run this flow under tests/upstream/with_upstream.sh"
+    return {"endpoint": endpoint, "bucket": os.environ["BLOBSEAL_UPSTREAM_BUCKET"],
+            "region": os.environ.get("BLOBSEAL_UPSTREAM_REGION", "us-east-1"),
+            "access_key": os.environ["BLOBSEAL_UPSTREAM_ACCESS_KEY"],
+            "secret_key": os.environ["BLOBSEAL_UPSTREAM_SECRET_KEY"],
+            "kind": os.environ.get("BLOBSEAL_UPSTREAM_KIND", ""),
+            "data_dir": os.environ.get("BLOBSEAL_UPSTREAM_DATA_DIR", "")}
+
+
+def upstream_client():
+    """A boto3 client of the upstream itself (not of blobseal): to look at what blobseal stored there."""
+    import boto3
+    from botocore.config import Config
+    upstream = upstream_settings()
+    return boto3.client("s3", endpoint_url=upstream["endpoint"], region_name=upstream["region"],
+                        aws_access_key_id=upstream["access_key"], aws_secret_access_key=upstream["secret_key"],
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+
 class Blobseal:
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), upstream_prefix=None, access_key=None, secret_key=None):
+        """`upstream_prefix`: gateway mode, the objects kept under this prefix of the upstream bucket that
+        tests/upstream/with_upstream.sh started (its BLOBSEAL_UPSTREAM_* variables). With BLOBSEAL_IT_GATEWAY=1 every
+        server is in gateway mode, under a fresh prefix unless one is given. Two servers given the same prefix, the
+        same keyring (--keyring in extra_args) and the same access key are two nodes of one store."""
         self.binary = blobseal_binary()
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ)
+        if upstream_prefix is None and os.environ.get("BLOBSEAL_IT_GATEWAY") == "1":
+            upstream_prefix = "it-" + secrets.token_hex(4) + "/"
+        self.upstream_prefix = upstream_prefix
+        if upstream_prefix is not None:
+            upstream = upstream_settings()
+            self.extra_args += ["--upstream", f"{upstream['endpoint']}/{upstream['bucket']}/{upstream_prefix}"]
+            self.env.update(AWS_ACCESS_KEY_ID=upstream["access_key"], AWS_SECRET_ACCESS_KEY=upstream["secret_key"],
+                            AWS_REGION=upstream["region"])
         self.work = tempfile.mkdtemp(prefix="blobseal-it.")
         self.data = os.path.join(self.work, "data")
         self.files = os.path.join(self.work, "files")
@@ -103,8 +138,8 @@ class Blobseal:
         self.audit_log = os.path.join(self.logs, "audit.log")
         self.access_log = os.path.join(self.logs, "access.log")
         # BLOBSEAL_TEST_ACCESS_KEY / BLOBSEAL_TEST_SECRET_KEY fix them (to replay a failure by hand).
-        self.access_key = os.environ.get("BLOBSEAL_TEST_ACCESS_KEY") or "AK" + secrets.token_hex(9).upper()
-        self.secret_key = os.environ.get("BLOBSEAL_TEST_SECRET_KEY") or secrets.token_hex(20)
+        self.access_key = access_key or os.environ.get("BLOBSEAL_TEST_ACCESS_KEY") or "AK" + secrets.token_hex(9).upper()
+        self.secret_key = secret_key or os.environ.get("BLOBSEAL_TEST_SECRET_KEY") or secrets.token_hex(20)
         self.region = "us-east-1"
         self.process = None
         self.port = None
@@ -119,7 +154,7 @@ class Blobseal:
              "--access-key", self.access_key, "--secret-key", self.secret_key, "--region", self.region,
              "--audit-log", self.audit_log, "--access-log", self.access_log, "--shutdown-grace", "5",
              *self.extra_args],
-            stdout=subprocess.PIPE, stderr=self._err, stdin=subprocess.DEVNULL)
+            stdout=subprocess.PIPE, stderr=self._err, stdin=subprocess.DEVNULL, env=self.env)
         # A thread drains stdout (so the server never blocks on a full pipe) and hands lines over until the port.
         import queue
         import threading
@@ -140,7 +175,8 @@ class Blobseal:
             if match:
                 self.port = int(match.group(1))
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        log(f"blobseal serve (pid {self.process.pid}) at {self.endpoint}, data {self.data}")
+        log(f"blobseal serve (pid {self.process.pid}) at {self.endpoint}, data {self.data}"
+            + (f", upstream prefix {self.upstream_prefix}" if self.upstream_prefix is not None else ""))
         return self
 
     def _drain(self):

@@ -82,10 +82,21 @@ harness_exit() {
 trap harness_exit EXIT
 trap 'exit 130' INT TERM HUP
 
+# Gateway mode: with BLOBSEAL_IT_GATEWAY=1 and an upstream started by tests/upstream/with_upstream.sh, the server keeps
+# its objects in the upstream bucket, under a prefix of its own, instead of the local store; the flows run unchanged.
+gateway_args=()
+gateway_env=()
+if [[ "${BLOBSEAL_IT_GATEWAY:-0}" == 1 ]]; then
+  [[ -n "${BLOBSEAL_UPSTREAM_ENDPOINT:-}" ]] || fail "BLOBSEAL_IT_GATEWAY=1 needs an upstream (tests/upstream/with_upstream.sh)"
+  gateway_args=(--upstream "$BLOBSEAL_UPSTREAM_ENDPOINT/$BLOBSEAL_UPSTREAM_BUCKET/it-$(random_hex 4)/")
+  gateway_env=(AWS_ACCESS_KEY_ID="$BLOBSEAL_UPSTREAM_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$BLOBSEAL_UPSTREAM_SECRET_KEY"
+               AWS_REGION="$BLOBSEAL_UPSTREAM_REGION")
+fi
+
 # start_blobseal [extra serve flags...]
 start_blobseal() {
-  "$BLOBSEAL_BIN" serve --listen 127.0.0.1:0 --data "$DATA" --access-key "$AK" --secret-key "$SK" \
-    --region us-east-1 --audit-log "$AUDIT_LOG" --access-log "$ACCESS_LOG" --shutdown-grace 5 "$@" \
+  env "${gateway_env[@]}" "$BLOBSEAL_BIN" serve --listen 127.0.0.1:0 --data "$DATA" --access-key "$AK" --secret-key "$SK" \
+    --region us-east-1 --audit-log "$AUDIT_LOG" --access-log "$ACCESS_LOG" --shutdown-grace 5 "${gateway_args[@]}" "$@" \
     >"$SERVER_OUT" 2>"$SERVER_ERR" &
   SERVER_PID=$!
   local i line=""
@@ -100,7 +111,7 @@ start_blobseal() {
   [[ "$PORT" =~ ^[0-9]+$ ]] || fail "cannot parse the port from: $line"
   ENDPOINT="http://127.0.0.1:$PORT"
   export ENDPOINT PORT DATA AK SK
-  log "blobseal serve (pid $SERVER_PID) at $ENDPOINT, data $DATA"
+  log "blobseal serve (pid $SERVER_PID) at $ENDPOINT, data $DATA${gateway_args[1]:+, upstream ${gateway_args[1]}}"
 }
 
 # make_file PATH BYTES: random content.
