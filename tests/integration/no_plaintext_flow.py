@@ -9,6 +9,12 @@ the `key` column: docs/FORMAT.md, "Where the envelope and the manifest live"), s
 without a key. So keys carry a marker of their own, which is allowed in the index files only (index.sqlite and its
 -wal/-shm) and must not appear in any data file. Everything else (bodies, metadata, tags) must not appear anywhere.
 
+In gateway mode (BLOBSEAL_IT_GATEWAY=1, under tests/upstream/with_upstream.sh) the same objects go to the upstream
+bucket instead, and the check reads what the upstream holds: every object under the server's prefix through the
+upstream's own S3 API (bodies and every response header, user metadata included), plus, when the upstream keeps its
+objects as files (s3rver), those files and the parts of uploads in progress. Keys are stored in the records (k/),
+encoded but not sealed, as in the local index; the key marker may appear in records only.
+
 Usage: /usr/bin/python3 no_plaintext_flow.py BLOBSEAL_BIN   (or BLOBSEAL_BIN in the environment)
 """
 import os
@@ -17,7 +23,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from harness import Blobseal, log, sha256  # noqa: E402
+from harness import Blobseal, log, sha256, upstream_client, upstream_settings  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -35,6 +41,12 @@ def marked_body(marker, size):
     return (block * (size // len(block) + 1))[:size]
 
 
+def check_disk_free_of(server, markers, what):
+    for marker in markers:
+        found = grep_files(marker.decode(), server.data)
+        assert not found, f"{what}: marker {marker.decode()!r} found in {found}"
+
+
 def check_disk(server, secret_markers, key_marker, when):
     for marker in secret_markers:
         found = grep_files(marker.decode(), server.data)
@@ -48,6 +60,46 @@ def check_disk(server, secret_markers, key_marker, when):
                   for name in names if os.path.join(root, name) not in index_files]
     assert data_files, f"{when}: no data file found under {server.data}/store: is the store where it should be?"
     log(f"{when}: no body/metadata/tag marker in {len(data_files)} store files; key marker only in {found or 'nothing'}")
+
+
+def check_upstream(server, secret_markers, key_marker, when):
+    """What the upstream holds under the server's prefix: no body, metadata or tag marker anywhere; the key marker
+    in records (k/) only."""
+    upstream = upstream_settings()
+    s3 = upstream_client()
+    prefix = server.upstream_prefix
+    names, token = [], None
+    while True:
+        page = s3.list_objects_v2(Bucket=upstream["bucket"], Prefix=prefix,
+                                  **({"ContinuationToken": token} if token else {}))
+        names += [o["Key"] for o in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            break
+        token = page["NextContinuationToken"]
+    records = [n for n in names if n.startswith(prefix + "k/")]
+    bodies = [n for n in names if n.startswith(prefix + "b/")]
+    assert records and bodies, f"{when}: expected records and bodies under {prefix} upstream, found {names}"
+    for name in names:
+        assert key_marker not in name, f"{when}: the key marker appears in the upstream name {name}"
+        got = s3.get_object(Bucket=upstream["bucket"], Key=name)
+        headers = repr(got["ResponseMetadata"]["HTTPHeaders"]).encode() + repr(got.get("Metadata", {})).encode()
+        content = got["Body"].read()
+        for marker in secret_markers:
+            assert marker not in content, f"{when}: plaintext marker {marker.decode()!r} in upstream object {name}"
+            assert marker not in headers.lower(), f"{when}: plaintext marker {marker.decode()!r} in the headers of {name}"
+        if not name.startswith(prefix + "k/"):
+            assert key_marker.encode() not in content, f"{when}: the key marker appears in the upstream body {name}"
+    files = 0
+    if upstream["data_dir"]:
+        # s3rver keeps objects, their metadata and the parts of uploads in progress as files.
+        for marker in secret_markers:
+            found = grep_files(marker.decode(), upstream["data_dir"])
+            assert not found, f"{when}: plaintext marker {marker.decode()!r} in upstream files {found}"
+        outside = [f for f in grep_files(key_marker, upstream["data_dir"]) if f"/{prefix}k/" not in f]
+        assert not outside, f"{when}: the key marker appears in upstream files other than records: {outside}"
+        files = sum(len(f) for _, _, f in os.walk(upstream["data_dir"]))
+    log(f"{when}: no body/metadata/tag marker in {len(records)} records and {len(bodies)} bodies upstream"
+        + (f" ({files} upstream files read)" if files else ""))
 
 
 def main():
@@ -118,9 +170,14 @@ def main():
         assert s3.head_object(Bucket=bucket, Key=f"copy-replace/{key_marker}")["Metadata"] == \
             {"replaced": meta_marker.decode()}, "CopyObject REPLACE metadata"
 
-        check_disk(server, [body_marker, meta_marker, tag_marker], key_marker, "server running")
+        markers = [body_marker, meta_marker, tag_marker]
+        if server.upstream_prefix is not None:
+            check_upstream(server, markers, key_marker, "gateway, server running")
+            check_disk_free_of(server, markers + [key_marker.encode()], "gateway: the node's own data directory")
+            return log("no plaintext upstream: passed")
+        check_disk(server, markers, key_marker, "server running")
         server.stop()
-        check_disk(server, [body_marker, meta_marker, tag_marker], key_marker, "server stopped")
+        check_disk(server, markers, key_marker, "server stopped")
     log("no plaintext on disk: passed")
 
 
