@@ -71,10 +71,11 @@ Result<pugi::xml_document> parse_xml(std::string_view operation, std::string_vie
 
 // Some S3 operations (CopyObject, UploadPartCopy, CompleteMultipartUpload) may answer 200 with an <Error> body.
 Result<pugi::xml_node> expect_root(const pugi::xml_document& doc, std::string_view operation, std::string_view name,
-                                   std::string_view root_name, const net::Response& response) {
+                                   std::string_view root_name, std::string_view body) {
   pugi::xml_node root = doc.document_element();
   if (local_name(root) == "Error") {
-    net::Response as_error = response;
+    net::Response as_error;
+    as_error.body = std::string(body);
     as_error.status = child_text(root, "Code") == "SlowDown" || child_text(root, "Code") == "InternalError" ? 503 : 500;
     return make_error(upstream_error(operation, name, as_error));
   }
@@ -107,6 +108,62 @@ std::optional<std::int64_t> parse_iso8601(std::string_view t) {
   if (!ymd.ok() || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
   auto tp = sys_days(ymd) + hours(*h) + minutes(*mi) + seconds(*s);
   return duration_cast<nanoseconds>(tp.time_since_epoch()).count();
+}
+
+Result<ListedPage> parse_list_objects_v2(std::string_view body, std::string_view prefix) {
+  auto doc = BLOBSEAL_TRY(parse_xml("list", body));
+  auto root = BLOBSEAL_TRY(expect_root(doc, "list", prefix, "ListBucketResult", body));
+  ListedPage page;
+  for (auto node : root.children()) {
+    if (local_name(node) != "Contents") continue;
+    ListedName entry;
+    entry.name = child_text(node, "Key");
+    entry.etag = unquote(child_text(node, "ETag"));
+    entry.size = parse_u64(child_text(node, "Size")).value_or(0);
+    entry.last_modified = child_text(node, "LastModified");
+    page.names.push_back(std::move(entry));
+  }
+  page.truncated = child_text(root, "IsTruncated") == "true";
+  page.next_continuation_token = child_text(root, "NextContinuationToken");
+  if (page.truncated && page.next_continuation_token.empty())
+    return make_error(ErrorCode::kUnavailable, "upstream list: a truncated page without a continuation token",
+                      "UpstreamUnavailable");
+  return page;
+}
+
+Result<std::string> parse_initiate_upload(std::string_view body, std::string_view name) {
+  auto doc = BLOBSEAL_TRY(parse_xml("create upload", body));
+  auto root = BLOBSEAL_TRY(expect_root(doc, "create upload", name, "InitiateMultipartUploadResult", body));
+  std::string id = child_text(root, "UploadId");
+  if (id.empty())
+    return make_error(ErrorCode::kUnavailable, "upstream create upload: no UploadId in the answer",
+                      "UpstreamUnavailable");
+  return id;
+}
+
+Result<std::string> parse_result_etag(std::string_view body, std::string_view root_name, std::string_view operation,
+                                      std::string_view name) {
+  auto doc = BLOBSEAL_TRY(parse_xml(operation, body));
+  auto root = BLOBSEAL_TRY(expect_root(doc, operation, name, root_name, body));
+  std::string etag = unquote(child_text(root, "ETag"));
+  if (etag.empty())
+    return make_error(ErrorCode::kUnavailable, fmt::format("upstream {} {:?}: no ETag in the answer", operation, name),
+                      "UpstreamUnavailable");
+  return etag;
+}
+
+Result<UploadsPage> parse_list_uploads(std::string_view body, std::string_view prefix) {
+  auto doc = BLOBSEAL_TRY(parse_xml("list uploads", body));
+  auto root = BLOBSEAL_TRY(expect_root(doc, "list uploads", prefix, "ListMultipartUploadsResult", body));
+  UploadsPage page;
+  for (auto node : root.children()) {
+    if (local_name(node) != "Upload") continue;
+    page.uploads.push_back({child_text(node, "Key"), child_text(node, "UploadId"), child_text(node, "Initiated")});
+  }
+  page.truncated = child_text(root, "IsTruncated") == "true";
+  page.next_key_marker = child_text(root, "NextKeyMarker");
+  page.next_upload_id_marker = child_text(root, "NextUploadIdMarker");
+  return page;
 }
 
 UpstreamBucket::UpstreamBucket(net::HttpClient& client, std::string bucket, bool path_style)
@@ -266,10 +323,8 @@ Result<UpstreamObject> UpstreamBucket::copy(std::string_view source, std::string
   if (!if_match.empty()) request.headers.push_back({"x-amz-copy-source-if-match", quote(if_match)});
   auto response = BLOBSEAL_TRY(client_.send(request, kMaxXmlBody));
   if (!response.ok()) return make_error(upstream_error("copy to", destination, response));
-  auto doc = BLOBSEAL_TRY(parse_xml("copy", response.body));
-  auto root = BLOBSEAL_TRY(expect_root(doc, "copy to", destination, "CopyObjectResult", response));
   UpstreamObject out;
-  out.etag = unquote(child_text(root, "ETag"));
+  out.etag = BLOBSEAL_TRY(parse_result_etag(response.body, "CopyObjectResult", "copy to", destination));
   return out;
 }
 
@@ -284,24 +339,7 @@ Result<ListedPage> UpstreamBucket::list(std::string_view prefix, std::string_vie
   request.target = bucket_target(query);
   auto response = BLOBSEAL_TRY(client_.send(request, kMaxXmlBody));
   if (!response.ok()) return make_error(upstream_error("list", prefix, response));
-  auto doc = BLOBSEAL_TRY(parse_xml("list", response.body));
-  auto root = BLOBSEAL_TRY(expect_root(doc, "list", prefix, "ListBucketResult", response));
-  ListedPage page;
-  for (auto node : root.children()) {
-    if (local_name(node) != "Contents") continue;
-    ListedName entry;
-    entry.name = child_text(node, "Key");
-    entry.etag = unquote(child_text(node, "ETag"));
-    entry.size = parse_u64(child_text(node, "Size")).value_or(0);
-    entry.last_modified = child_text(node, "LastModified");
-    page.names.push_back(std::move(entry));
-  }
-  page.truncated = child_text(root, "IsTruncated") == "true";
-  page.next_continuation_token = child_text(root, "NextContinuationToken");
-  if (page.truncated && page.next_continuation_token.empty())
-    return make_error(ErrorCode::kUnavailable, "upstream list: a truncated page without a continuation token",
-                      "UpstreamUnavailable");
-  return page;
+  return parse_list_objects_v2(response.body, prefix);
 }
 
 Result<std::string> UpstreamBucket::create_upload(std::string_view name, const std::vector<net::Header>& headers) {
@@ -312,13 +350,7 @@ Result<std::string> UpstreamBucket::create_upload(std::string_view name, const s
   request.idempotent = true;  // a second upload left behind is aborted by garbage collection
   auto response = BLOBSEAL_TRY(client_.send(request, kMaxXmlBody));
   if (!response.ok()) return make_error(upstream_error("create upload", name, response));
-  auto doc = BLOBSEAL_TRY(parse_xml("create upload", response.body));
-  auto root = BLOBSEAL_TRY(expect_root(doc, "create upload", name, "InitiateMultipartUploadResult", response));
-  std::string id = child_text(root, "UploadId");
-  if (id.empty())
-    return make_error(ErrorCode::kUnavailable, "upstream create upload: no UploadId in the answer",
-                      "UpstreamUnavailable");
-  return id;
+  return parse_initiate_upload(response.body, name);
 }
 
 Result<std::string> UpstreamBucket::upload_part(std::string_view name, std::string_view upload_id,
@@ -364,9 +396,7 @@ Result<std::string> UpstreamBucket::upload_part_copy(std::string_view name, std:
   if (!if_match.empty()) request.headers.push_back({"x-amz-copy-source-if-match", quote(if_match)});
   auto response = BLOBSEAL_TRY(client_.send(request, kMaxXmlBody));
   if (!response.ok()) return make_error(upstream_error("copy part to", name, response));
-  auto doc = BLOBSEAL_TRY(parse_xml("copy part", response.body));
-  auto root = BLOBSEAL_TRY(expect_root(doc, "copy part to", name, "CopyPartResult", response));
-  return unquote(child_text(root, "ETag"));
+  return parse_result_etag(response.body, "CopyPartResult", "copy part to", name);
 }
 
 Result<std::string> UpstreamBucket::complete_upload(std::string_view name, std::string_view upload_id,
@@ -389,9 +419,7 @@ Result<std::string> UpstreamBucket::complete_upload(std::string_view name, std::
     if (object && object->size == expected_size) return object->etag;
   }
   if (!response.ok()) return make_error(upstream_error("complete upload", name, response));
-  auto doc = BLOBSEAL_TRY(parse_xml("complete upload", response.body));
-  auto root = BLOBSEAL_TRY(expect_root(doc, "complete upload", name, "CompleteMultipartUploadResult", response));
-  return unquote(child_text(root, "ETag"));
+  return parse_result_etag(response.body, "CompleteMultipartUploadResult", "complete upload", name);
 }
 
 Status UpstreamBucket::abort_upload(std::string_view name, std::string_view upload_id) {
@@ -414,15 +442,11 @@ Result<std::vector<InProgressUpload>> UpstreamBucket::list_uploads(std::string_v
     request.target = bucket_target(query);
     auto response = BLOBSEAL_TRY(client_.send(request, kMaxXmlBody));
     if (!response.ok()) return make_error(upstream_error("list uploads", prefix, response));
-    auto doc = BLOBSEAL_TRY(parse_xml("list uploads", response.body));
-    auto root = BLOBSEAL_TRY(expect_root(doc, "list uploads", prefix, "ListMultipartUploadsResult", response));
-    for (auto node : root.children()) {
-      if (local_name(node) != "Upload") continue;
-      out.push_back({child_text(node, "Key"), child_text(node, "UploadId"), child_text(node, "Initiated")});
-    }
-    if (child_text(root, "IsTruncated") != "true") break;
-    key_marker = child_text(root, "NextKeyMarker");
-    upload_marker = child_text(root, "NextUploadIdMarker");
+    auto parsed = BLOBSEAL_TRY(parse_list_uploads(response.body, prefix));
+    for (auto& upload : parsed.uploads) out.push_back(std::move(upload));
+    if (!parsed.truncated) break;
+    key_marker = parsed.next_key_marker;
+    upload_marker = parsed.next_upload_id_marker;
     if (key_marker.empty() && upload_marker.empty()) break;
   }
   return out;

@@ -58,6 +58,22 @@ struct InProgressUpload {
 // Unix time (ns) of an ISO 8601 UTC timestamp as S3 lists them ("2024-03-01T10:15:00.000Z"); nullopt if malformed.
 std::optional<std::int64_t> parse_iso8601(std::string_view text);
 
+// Parsers of the upstream's XML answers (pure; fuzz/fuzz_upstream_xml.cc feeds them arbitrary bytes). An answer
+// that is not well-formed XML, has another root, or is an <Error> (some operations answer 200 with one) is
+// Unavailable with reason "UpstreamUnavailable"; `name` and `operation` only word the message.
+struct UploadsPage {
+  std::vector<InProgressUpload> uploads;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+Result<ListedPage> parse_list_objects_v2(std::string_view body, std::string_view prefix = "");
+Result<std::string> parse_initiate_upload(std::string_view body, std::string_view name = "");
+// The ETag (unquoted) of a CopyObjectResult, CopyPartResult or CompleteMultipartUploadResult; an empty one is refused.
+Result<std::string> parse_result_etag(std::string_view body, std::string_view root_name, std::string_view operation,
+                                      std::string_view name = "");
+Result<UploadsPage> parse_list_uploads(std::string_view body, std::string_view prefix = "");
+
 class UpstreamBucket {
  public:
   UpstreamBucket(net::HttpClient& client, std::string bucket, bool path_style);
