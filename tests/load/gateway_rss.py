@@ -95,7 +95,10 @@ def run_all(target, args_list):
 
 
 def main():
-    with Blobseal(upstream_prefix="rss-" + os.urandom(4).hex() + "/") as server:
+    # s3rver (one Node.js thread) assembles 32 completed 256 MiB multipart uploads one after another: an answer can
+    # take minutes to start, so the upstream read timeout is raised; this test is about memory, not latency.
+    with Blobseal(extra_args=["--upstream-read-timeout-ms", "900000"],
+                  upstream_prefix="rss-" + os.urandom(4).hex() + "/") as server:
         s3 = server.client()
         s3.create_bucket(Bucket="load")
         base = os.urandom(BLOCK)

@@ -479,6 +479,8 @@ TEST_P(ObjectStoreConformance, ConcurrentWritersAndReadersSeeWholeObjects) {
 
 TEST_P(ObjectStoreConformance, ConcurrentCompareAndSwapLosesNoUpdate) {
   // Several threads increment a counter object with if_generation_match; every successful swap counts once.
+  if (!under_test_->atomic_object_replacement())
+    GTEST_SKIP() << "this upstream can pair one write's body with another's ETag (s3rver): CAS cannot be exact";
   constexpr int kThreads = 4, kIncrements = 15;
   ASSERT_TRUE(put("counter", "0", "h", {}, ""));
   std::atomic<int> conflicts{0};

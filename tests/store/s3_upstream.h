@@ -52,6 +52,7 @@ class S3StoreUnderTest final : public StoreUnderTest {
   ~S3StoreUnderTest() override;
   Result<std::unique_ptr<ObjectStore>> create_empty() override;
   const std::string& prefix() const { return prefix_; }
+  bool atomic_object_replacement() const override { return environment_.kind != "s3rver"; }
 
  private:
   UpstreamEnvironment environment_;
