@@ -164,6 +164,13 @@ int main(int argc, char** argv) {
                "The upstream's region for signing (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)",
                "BLOBSEAL_UPSTREAM_REGION")
       ->group(gateway);
+  serve_option("--upstream-access-key", serve_options.upstream_access_key,
+               "Static upstream credentials (default: AWS_ACCESS_KEY_ID, then the shared credentials file)",
+               "BLOBSEAL_UPSTREAM_ACCESS_KEY")
+      ->group(gateway);
+  serve_option("--upstream-secret-key", serve_options.upstream_secret_key, "Its secret key",
+               "BLOBSEAL_UPSTREAM_SECRET_KEY")
+      ->group(gateway);
   serve->add_flag("--upstream-virtual-hosted", serve_options.upstream_virtual_hosted,
                   "Address the upstream bucket as BUCKET.HOST instead of HOST/BUCKET")
       ->envname("BLOBSEAL_UPSTREAM_VIRTUAL_HOSTED")

@@ -83,6 +83,14 @@ Result<std::unique_ptr<store::S3Store>> open_upstream(const ServeOptions& option
                             {"read_timeout_ms", std::to_string(options.upstream_read_timeout_ms)}};
   if (!options.upstream_region.empty()) config["region"] = options.upstream_region;
   if (!options.upstream_ca_file.empty()) config["ca_file"] = options.upstream_ca_file;
+  if (!options.upstream_access_key.empty() || !options.upstream_secret_key.empty()) {
+    if (options.upstream_access_key.empty() || options.upstream_secret_key.empty())
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--upstream-access-key and --upstream-secret-key go together (or use AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY)");
+    config["access_key"] = options.upstream_access_key;
+    config["secret_key"] = options.upstream_secret_key;
+  }
   auto settings = BLOBSEAL_TRY(store::s3_store_options(config));
   settings.on_retry = [&metrics](const net::RetryEvent& event) { metrics.record_upstream_retry(event.status); };
   return store::S3Store::open_bucket(std::move(settings));
@@ -129,9 +137,12 @@ class OrphanSweeper {
 }  // namespace
 
 Result<UpstreamUrl> parse_upstream_url(std::string_view url) {
+  // A URL with user information is not echoed: it may hold a secret.
+  auto at = url.find('@');
+  std::string shown = at == std::string_view::npos ? std::string(url) : "***" + std::string(url.substr(at));
   auto invalid = [&](std::string_view why) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--upstream {:?}: {}; expected http(s)://HOST[:PORT]/BUCKET[/PREFIX]", url, why));
+                      fmt::format("--upstream {:?}: {}; expected http(s)://HOST[:PORT]/BUCKET[/PREFIX]", shown, why));
   };
   std::string_view rest = url;
   std::string scheme;

@@ -41,6 +41,8 @@ struct ServeOptions {
   // keeps only the keyring, the credentials and the audit log.
   std::string upstream;                    // http(s)://HOST[:PORT]/BUCKET[/PREFIX/]
   std::string upstream_region;             // default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+  std::string upstream_access_key;         // static credentials; default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+  std::string upstream_secret_key;         // then the shared credentials file (AWS_PROFILE)
   bool upstream_virtual_hosted = false;    // BUCKET.HOST addressing instead of HOST/BUCKET
   std::string upstream_ca_file;            // CA bundle for an https upstream
   bool upstream_insecure = false;          // do not verify the upstream's TLS certificate (tests only)
