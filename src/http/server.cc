@@ -966,7 +966,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     }
     asio::any_io_executor executor = socket.get_executor();
     if (count >= options_.max_connections) {
-      if (ssl_ || rejecting_.load() >= kMaxRejecting) continue;  // the socket closes as it goes out of scope
+      if (rejecting_.load() >= kMaxRejecting) continue;  // the socket closes as it goes out of scope
       ++rejecting_;
       asio::co_spawn(executor, reject(beast::tcp_stream(std::move(socket))), report_exception);
       continue;
@@ -1010,6 +1010,22 @@ asio::awaitable<void> Server::Impl::reject(beast::tcp_stream tcp) {
       "Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{}",
       kBody.size(), kBody);
   error_code ec;
+  if (ssl_) {
+    // Over TLS the answer needs a handshake first: a bounded one (at most kMaxRejecting at a time, 2 s each).
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *ssl_);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_handshake(asio::ssl::stream_base::server, on_error(ec));
+    if (!ec) {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+      co_await asio::async_write(stream, asio::buffer(kResponse), on_error(ec));
+    }
+    if (!ec) {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+      co_await stream.async_shutdown(on_error(ec));
+    }
+    beast::get_lowest_layer(stream).close();
+    co_return;
+  }
   tcp.expires_after(std::chrono::seconds(1));
   co_await asio::async_write(tcp, asio::buffer(kResponse), on_error(ec));
   if (!ec) tcp.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -77,6 +77,32 @@ TEST_F(Tls, PlainHttpOnATlsListenerGetsNoAnswer) {
   EXPECT_EQ(data.find("HTTP/1.1 200"), std::string::npos);
 }
 
+TEST_F(Tls, ConnectionsBeyondTheLimitGetA503OverTls) {
+  LambdaHandler handler([](Request&, ResponseWriter& res) { (void)respond(res, 200, "text/plain", "ok"); });
+  ServerOptions options;
+  options.tls = TlsOptions{cert_, key_};
+  options.max_connections = 1;
+  RunningServer server(options, handler);
+  TlsClientOptions tls{cert_};
+  Client held(server.port(), &tls);
+  ASSERT_TRUE(held.ok()) << held.error();
+  ASSERT_TRUE(held.send(request("GET", "/")));
+  ASSERT_TRUE(held.read_response());  // registered and served
+  Client turned_away(server.port(), &tls);
+  ASSERT_TRUE(turned_away.ok()) << turned_away.error();  // the handshake completes...
+  turned_away.send(request("GET", "/"));
+  auto r = turned_away.read_response();
+  ASSERT_TRUE(r);  // ...and the answer is a clean 503, not a dropped connection
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_EQ(r->header("Retry-After"), "1");
+  // The held connection still works.
+  ASSERT_TRUE(held.send(request("GET", "/")));
+  auto again = held.read_response();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+}
+
 TEST_F(Tls, Tls11IsRefused) {
   LambdaHandler handler([](Request&, ResponseWriter& res) { (void)respond(res, 200, "text/plain", "ok"); });
   ServerOptions options;
