@@ -160,6 +160,12 @@ int main(int argc, char** argv) {
                "(or the shared credentials file)",
                "BLOBSEAL_UPSTREAM")
       ->group(gateway);
+  serve_option("--upstream-bucket-template", serve_options.upstream_bucket_template,
+               "One upstream bucket per blobseal bucket, named by this template (e.g. \"sealed-{bucket}\"), created "
+               "on first use; the URL's bucket then keeps the bucket registry. Default: all buckets under the URL's "
+               "bucket and prefix",
+               "BLOBSEAL_UPSTREAM_BUCKET_TEMPLATE")
+      ->group(gateway);
   serve_option("--upstream-region", serve_options.upstream_region,
                "The upstream's region for signing (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)",
                "BLOBSEAL_UPSTREAM_REGION")

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <condition_variable>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "s3/credentials.h"
 #include "s3/s3_handler.h"
 #include "store/registry.h"
+#include "store/s3/bucket_mapped_store.h"
 #include "store/s3/s3_store.h"
 
 namespace blobseal::cli {
@@ -68,14 +70,17 @@ Result<std::unique_ptr<keys::KeyManager>> open_or_create_keyring(const ServeOpti
 }
 
 // Gateway mode's store: the s3 store's settings from the serve options (credentials from the AWS environment).
-Result<std::unique_ptr<store::S3Store>> open_upstream(const ServeOptions& options, obs::Metrics& metrics) {
+// `bucket_override`: open this upstream bucket instead of the URL's (bucket mapping), creating it when missing.
+Result<std::unique_ptr<store::S3Store>> open_upstream(const ServeOptions& options, obs::Metrics& metrics,
+                                                      const std::string& bucket_override = "") {
   auto url = BLOBSEAL_TRY(parse_upstream_url(options.upstream));
+  if (!bucket_override.empty()) url.bucket = bucket_override;
   store::StoreConfig config{{"endpoint", url.endpoint},
                             {"bucket", url.bucket},
                             {"prefix", url.prefix},
                             {"path_style", options.upstream_virtual_hosted ? "false" : "true"},
                             {"verify_tls", options.upstream_insecure ? "false" : "true"},
-                            {"create_bucket", options.upstream_create_bucket ? "true" : "false"},
+                            {"create_bucket", options.upstream_create_bucket || !bucket_override.empty() ? "true" : "false"},
                             {"part_size", std::to_string(options.upstream_part_size)},
                             {"max_attempts", std::to_string(options.upstream_max_attempts)},
                             {"conditional_writes", options.upstream_conditional_writes},
@@ -100,7 +105,8 @@ Result<std::unique_ptr<store::S3Store>> open_upstream(const ServeOptions& option
 // interrupted uploads, or by racing writers on upstreams without conditional writes). Stops with the server.
 class OrphanSweeper {
  public:
-  OrphanSweeper(store::S3Store& store, std::chrono::minutes period) : store_(store), period_(period) {
+  using Sweep = std::function<Result<std::size_t>(std::chrono::seconds min_age)>;
+  OrphanSweeper(Sweep sweep, std::chrono::minutes period) : sweep_(std::move(sweep)), period_(period) {
     if (period_.count() > 0) thread_ = std::thread([this] { run(); });
   }
   ~OrphanSweeper() {
@@ -117,7 +123,7 @@ class OrphanSweeper {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
       lock.unlock();
-      auto removed = store_.remove_orphans(std::chrono::hours(24));
+      auto removed = sweep_(std::chrono::hours(24));
       if (!removed)
         std::fprintf(stderr, "blobseal: orphan sweep failed: %s\n", removed.error().to_string().c_str());
       else if (*removed > 0)
@@ -126,7 +132,7 @@ class OrphanSweeper {
     }
   }
 
-  store::S3Store& store_;
+  Sweep sweep_;
   std::chrono::minutes period_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -201,11 +207,26 @@ int run_serve(const ServeOptions& options) {
     auto opened = open_upstream(options, metrics);
     if (!opened) return fail(opened.error().to_string());
     upstream = opened->get();
-    object_store = std::move(*opened);
+    if (options.upstream_bucket_template.empty()) {
+      object_store = std::move(*opened);
+    } else {
+      // One upstream bucket per blobseal bucket; the URL's bucket keeps the bucket registry.
+      if (auto checked = store::BucketMappedStore::upstream_bucket_name(options.upstream_bucket_template, "b");
+          !checked)
+        return fail(checked.error().to_string());
+      auto open_bucket = [&options, &metrics](const std::string& bucket) -> Result<std::unique_ptr<store::S3Store>> {
+        auto name = BLOBSEAL_TRY(store::BucketMappedStore::upstream_bucket_name(options.upstream_bucket_template, bucket));
+        return open_upstream(options, metrics, name);
+      };
+      object_store = std::make_unique<store::BucketMappedStore>(std::move(*opened), open_bucket,
+                                                                std::string(engine::kBucketRegistryPrefix));
+    }
     metrics.set_upstream_up(true);
     store_description = fmt::format("upstream {}{}{}", upstream->options().endpoint,
                                     upstream->options().path_style ? "/" : " bucket ", upstream->options().bucket);
     if (!upstream->options().prefix.empty()) store_description += " prefix " + upstream->options().prefix;
+    if (!options.upstream_bucket_template.empty())
+      store_description += ", one upstream bucket per bucket: " + options.upstream_bucket_template;
     if (!upstream->conditional_writes())
       std::fprintf(stderr, "blobseal: warning: the upstream does not honour conditional writes; concurrent writers "
                            "of one key on different nodes may race (docs/PROVIDERS.md)\n");
@@ -300,7 +321,14 @@ int run_serve(const ServeOptions& options) {
               host.c_str(), static_cast<unsigned>((*server)->port()), store_description.c_str(), keyring_path.c_str());
   std::fflush(stdout);
   std::optional<OrphanSweeper> sweeper;
-  if (upstream) sweeper.emplace(*upstream, std::chrono::minutes(options.orphan_sweep_minutes));
+  if (upstream) {
+    auto* mapped = dynamic_cast<store::BucketMappedStore*>(object_store.get());
+    sweeper.emplace(
+        [upstream, mapped](std::chrono::seconds min_age) {
+          return mapped ? mapped->remove_orphans(min_age) : upstream->remove_orphans(min_age);
+        },
+        std::chrono::minutes(options.orphan_sweep_minutes));
+  }
   (*server)->run_until_signal(std::chrono::seconds(options.shutdown_grace_seconds));
   sweeper.reset();
   server->reset();

@@ -40,6 +40,9 @@ struct ServeOptions {
   // Gateway mode: sealed objects in an upstream S3 bucket instead of the local store. The data directory then
   // keeps only the keyring, the credentials and the audit log.
   std::string upstream;                    // http(s)://HOST[:PORT]/BUCKET[/PREFIX/]
+  // One upstream bucket per blobseal bucket, named by this template ("sealed-{bucket}"), created on first use; the
+  // URL's bucket then keeps only the bucket registry. Empty: every bucket under the URL's bucket and prefix.
+  std::string upstream_bucket_template;
   std::string upstream_region;             // default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
   std::string upstream_access_key;         // static credentials; default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
   std::string upstream_secret_key;         // then the shared credentials file (AWS_PROFILE)

@@ -11,7 +11,7 @@ namespace blobseal::engine {
 
 namespace {
 
-constexpr std::string_view kBucketPrefix = ".blobseal/buckets/";
+constexpr std::string_view kBucketPrefix = kBucketRegistryPrefix;
 
 std::string bucket_record(const std::string& name) { return std::string(kBucketPrefix) + name; }
 

@@ -24,6 +24,9 @@
 
 namespace blobseal::engine {
 
+// Where the store keeps one record per bucket (the bucket's name after the prefix).
+inline constexpr std::string_view kBucketRegistryPrefix = ".blobseal/buckets/";
+
 using seal::Location;
 
 // Names of the content metadata the engine itself keeps in the sealed envelope.
@@ -172,7 +175,7 @@ class Engine {
   // The tenant that owns `bucket` ("" for the CLI namespace).
   Result<std::string> tenant_of(const std::string& bucket);
 
-  // ---- multipart uploads (records under .blobseal/uploads/ and .blobseal/parts/) ----
+  // ---- multipart uploads (records under .blobseal/uploads/<bucket>/ and .blobseal/parts/<bucket>/) ----
   // The upload's data key is generated and wrapped for the final location now; parts are sealed under it as they
   // stream in, each with its own salt, and the manifest is sealed into the envelope at completion.
   Result<std::string> create_multipart(const Location& location, const PutOptions& options);

@@ -24,9 +24,13 @@ constexpr std::string_view kPartPrefix = ".blobseal/parts/";
 std::string upload_record(const std::string& bucket, const std::string& upload_id) {
   return fmt::format("{}{}/{}", kUploadPrefix, bucket, upload_id);
 }
-std::string part_prefix(const std::string& upload_id) { return fmt::format("{}{}/", kPartPrefix, upload_id); }
-std::string part_record(const std::string& upload_id, std::uint32_t part) {
-  return fmt::format("{}{}/{:05}", kPartPrefix, upload_id, part);
+// Parts are named under their bucket too, so that a store that keeps each bucket apart (an upstream bucket per
+// blobseal bucket) keeps an upload's parts beside the object they become.
+std::string part_prefix(const std::string& bucket, const std::string& upload_id) {
+  return fmt::format("{}{}/{}/", kPartPrefix, bucket, upload_id);
+}
+std::string part_record(const std::string& bucket, const std::string& upload_id, std::uint32_t part) {
+  return fmt::format("{}{}/{}/{:05}", kPartPrefix, bucket, upload_id, part);
 }
 
 Error no_such_upload(const std::string& upload_id) {
@@ -154,7 +158,7 @@ Result<PartInfo> Engine::store_part(const UploadRecord& upload, std::uint32_t pa
     return seal::encode_envelope(envelope, {{{std::string(kMetaEtag), part.etag}}, {sealing.record(part_number)}},
                                  upload.dek);
   };
-  auto info = BLOBSEAL_TRY(store_.put(part_record(upload.upload_id, part_number), sealing, put));
+  auto info = BLOBSEAL_TRY(store_.put(part_record(upload.location.bucket, upload.upload_id, part_number), sealing, put));
   part.modified_unix_ns = info.modified_unix_ns;
   return part;
 }
@@ -219,7 +223,7 @@ Result<ObjectSummary> Engine::complete_multipart(const Location& location, const
 
   std::vector<OpenedPart> parts;
   for (const auto& want : requested) {
-    auto part = open_part(store_, part_record(upload_id, want.part_number), upload.dek);
+    auto part = open_part(store_, part_record(location.bucket, upload_id, want.part_number), upload.dek);
     if (!part) {
       if (part.error().code() == ErrorCode::kNotFound)
         return make_error(ErrorCode::kInvalidArgument, fmt::format("part {} was not uploaded", want.part_number),
@@ -286,7 +290,7 @@ Status Engine::abort_multipart(const Location& location, const std::string& uplo
   if (auto key = info->metadata.find("key"); key == info->metadata.end() || key->second != location.key)
     return make_error(no_such_upload(upload_id));
   store::ListRequest request;
-  request.prefix = part_prefix(upload_id);
+  request.prefix = part_prefix(location.bucket, upload_id);
   for (;;) {
     auto page = BLOBSEAL_TRY(store_.list(request));
     for (const auto& part : page.objects) (void)store_.remove(part.key);
@@ -302,7 +306,7 @@ Result<std::vector<PartInfo>> Engine::list_parts(const Location& location, const
   auto upload = BLOBSEAL_TRY(load_upload(location, upload_id));
   std::vector<PartInfo> parts;
   store::ListRequest request;
-  request.prefix = part_prefix(upload_id);
+  request.prefix = part_prefix(location.bucket, upload_id);
   for (;;) {
     auto page = BLOBSEAL_TRY(store_.list(request));
     for (const auto& info : page.objects) {

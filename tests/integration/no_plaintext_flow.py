@@ -62,26 +62,37 @@ def check_disk(server, secret_markers, key_marker, when):
     log(f"{when}: no body/metadata/tag marker in {len(data_files)} store files; key marker only in {found or 'nothing'}")
 
 
-def check_upstream(server, secret_markers, key_marker, when):
+def check_upstream(server, secret_markers, key_marker, when, bucket_name):
     """What the upstream holds under the server's prefix: no body, metadata or tag marker anywhere; the key marker
     in records (k/) only."""
     upstream = upstream_settings()
     s3 = upstream_client()
     prefix = server.upstream_prefix
-    names, token = [], None
-    while True:
-        page = s3.list_objects_v2(Bucket=upstream["bucket"], Prefix=prefix,
-                                  **({"ContinuationToken": token} if token else {}))
-        names += [o["Key"] for o in page.get("Contents", [])]
-        if not page.get("IsTruncated"):
-            break
-        token = page["NextContinuationToken"]
-    records = [n for n in names if n.startswith(prefix + "k/")]
-    bodies = [n for n in names if n.startswith(prefix + "b/")]
+    # Every upstream bucket: with one upstream bucket per blobseal bucket (--upstream-bucket-template), the objects
+    # live in those, the registry in the URL's bucket.
+    names = []
+    for bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        token = None
+        while True:
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {}))
+            names += [(bucket, o["Key"]) for o in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                break
+            token = page["NextContinuationToken"]
+    buckets_used = sorted({b for b, _ in names})
+    template = os.environ.get("BLOBSEAL_IT_BUCKET_TEMPLATE")
+    if template:
+        mapped = template.replace("{bucket}", bucket_name)
+        in_main = [n for b, n in names if b == upstream["bucket"] and n.startswith(prefix + "b/")]
+        assert mapped in buckets_used and not in_main, \
+            f"{when}: with --upstream-bucket-template the bodies belong in {mapped}, found buckets {buckets_used}, " \
+            f"bodies in the main bucket {in_main}"
+    records = [n for _, n in names if n.startswith(prefix + "k/")]
+    bodies = [n for _, n in names if n.startswith(prefix + "b/")]
     assert records and bodies, f"{when}: expected records and bodies under {prefix} upstream, found {names}"
-    for name in names:
+    for bucket, name in names:
         assert key_marker not in name, f"{when}: the key marker appears in the upstream name {name}"
-        got = s3.get_object(Bucket=upstream["bucket"], Key=name)
+        got = s3.get_object(Bucket=bucket, Key=name)
         headers = repr(got["ResponseMetadata"]["HTTPHeaders"]).encode() + repr(got.get("Metadata", {})).encode()
         content = got["Body"].read()
         for marker in secret_markers:
@@ -98,7 +109,8 @@ def check_upstream(server, secret_markers, key_marker, when):
         outside = [f for f in grep_files(key_marker, upstream["data_dir"]) if f"/{prefix}k/" not in f]
         assert not outside, f"{when}: the key marker appears in upstream files other than records: {outside}"
         files = sum(len(f) for _, _, f in os.walk(upstream["data_dir"]))
-    log(f"{when}: no body/metadata/tag marker in {len(records)} records and {len(bodies)} bodies upstream"
+    log(f"{when}: no body/metadata/tag marker in {len(records)} records and {len(bodies)} bodies in upstream "
+        f"buckets {buckets_used}"
         + (f" ({files} upstream files read)" if files else ""))
 
 
@@ -172,7 +184,7 @@ def main():
 
         markers = [body_marker, meta_marker, tag_marker]
         if server.upstream_prefix is not None:
-            check_upstream(server, markers, key_marker, "gateway, server running")
+            check_upstream(server, markers, key_marker, "gateway, server running", bucket)
             check_disk_free_of(server, markers + [key_marker.encode()], "gateway: the node's own data directory")
             return log("no plaintext upstream: passed")
         check_disk(server, markers, key_marker, "server running")

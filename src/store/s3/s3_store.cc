@@ -779,7 +779,15 @@ Result<std::unique_ptr<S3Store>> S3Store::open_bucket(S3StoreOptions options) {
   impl->client = BLOBSEAL_TRY(net::HttpClient::create(std::move(client)));
   impl->bucket = std::make_unique<s3::UpstreamBucket>(*impl->client, options.bucket, options.path_style);
   impl->options = std::move(options);
-  if (impl->options.create_bucket) BLOBSEAL_TRY_STATUS(impl->bucket->create());
+  if (impl->options.create_bucket) {
+    // Created only when missing; another node may create it at the same moment (409 BucketAlreadyExists from
+    // some servers even for the same owner): then it is there now, which the HEAD below checks.
+    auto exists = impl->bucket->check_exists();
+    if (!exists && exists.error().code() == ErrorCode::kNotFound) {
+      auto created = impl->bucket->create();
+      if (!created && !impl->bucket->check_exists()) return make_error(created.error());
+    }
+  }
   BLOBSEAL_TRY_STATUS(impl->bucket->check_exists());
   switch (impl->options.conditional_writes) {
     case S3StoreOptions::ConditionalWrites::kOff:

@@ -127,6 +127,9 @@ class Blobseal:
         if upstream_prefix is not None:
             upstream = upstream_settings()
             self.extra_args += ["--upstream", f"{upstream['endpoint']}/{upstream['bucket']}/{upstream_prefix}"]
+            # BLOBSEAL_IT_BUCKET_TEMPLATE: one upstream bucket per blobseal bucket, named by this template.
+            if os.environ.get("BLOBSEAL_IT_BUCKET_TEMPLATE"):
+                self.extra_args += ["--upstream-bucket-template", os.environ["BLOBSEAL_IT_BUCKET_TEMPLATE"]]
             self.env.update(AWS_ACCESS_KEY_ID=upstream["access_key"], AWS_SECRET_ACCESS_KEY=upstream["secret_key"],
                             AWS_REGION=upstream["region"])
         self.work = tempfile.mkdtemp(prefix="blobseal-it.")

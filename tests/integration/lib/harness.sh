@@ -89,6 +89,10 @@ gateway_env=()
 if [[ "${BLOBSEAL_IT_GATEWAY:-0}" == 1 ]]; then
   [[ -n "${BLOBSEAL_UPSTREAM_ENDPOINT:-}" ]] || fail "BLOBSEAL_IT_GATEWAY=1 needs an upstream (tests/upstream/with_upstream.sh)"
   gateway_args=(--upstream "$BLOBSEAL_UPSTREAM_ENDPOINT/$BLOBSEAL_UPSTREAM_BUCKET/it-$(random_hex 4)/")
+  # BLOBSEAL_IT_BUCKET_TEMPLATE: one upstream bucket per blobseal bucket, named by this template.
+  if [[ -n "${BLOBSEAL_IT_BUCKET_TEMPLATE:-}" ]]; then
+    gateway_args+=(--upstream-bucket-template "$BLOBSEAL_IT_BUCKET_TEMPLATE")
+  fi
   gateway_env=(AWS_ACCESS_KEY_ID="$BLOBSEAL_UPSTREAM_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$BLOBSEAL_UPSTREAM_SECRET_KEY"
                AWS_REGION="$BLOBSEAL_UPSTREAM_REGION")
 fi
