@@ -611,6 +611,13 @@ class Session {
     x.no_body = x.head_request || status == 204 || status == 304;
     bool keep = x.parser->keep_alive() && !handler_close && !x.body_error && !server_.stopping() &&
                 !conn_->draining && !(x.expect_continue && !x.continue_sent && !x.parser->is_done());
+    // An answer before the request body was read (an early error): the connection is kept only if what is left of
+    // the body will be drained afterwards (drain_body: a known length within kDrainLimit). Promising keep-alive and
+    // then closing would fail the client's next request on this connection.
+    if (keep && !x.parser->is_done()) {
+      const auto& info = x.shared->info();
+      if (!info.content_length || *info.content_length - x.bytes_in > kDrainLimit) keep = false;
+    }
     x.declared_length = head.content_length;
     if (head.content_length) {
       if (status != 204) res.content_length(*head.content_length);

@@ -7,7 +7,9 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -244,6 +246,14 @@ class Exchange {
     curl_easy_reset(easy);
     upload_ = upload;
     upload_left_ = upload_length;
+    // An in-memory body can be sent again: libcurl rewinds it when it resends on a fresh connection (a reused one
+    // was reset under the request), instead of failing with CURLE_SEND_FAIL_REWIND.
+    memory_body_.reset();
+    if (request.body_stream == nullptr) {
+      memory_ = request.body;
+      memory_body_.emplace(memory_);
+      upload_ = &*memory_body_;
+    }
     std::string url = client_.endpoint.base_url + request.target;
     const ClientOptions& o = client_.options;
     bool ok = true;
@@ -281,6 +291,8 @@ class Exchange {
       set(curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(upload_length)));
       set(curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Exchange::on_upload));
       set(curl_easy_setopt(easy, CURLOPT_READDATA, this));
+      set(curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Exchange::on_seek));
+      set(curl_easy_setopt(easy, CURLOPT_SEEKDATA, this));
       if (method != "PUT") set(curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str()));
     } else if (method == "GET") {
       set(curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L));
@@ -314,7 +326,8 @@ class Exchange {
   int status() const { return status_; }
   // Whether the transfer failed in a way another attempt may not (connection lost, timed out).
   bool failed_transiently() const {
-    return !upload_error_ && (timed_out_ || is_retryable_transport(result_));
+    return !upload_error_ && (timed_out_ || is_retryable_transport(result_) ||
+                              (result_ == CURLE_SEND_FAIL_REWIND && memory_body_.has_value()));
   }
   // Whether the connection to the server failed (not the caller's source).
   bool failed_in_transport() const { return !upload_error_ && (timed_out_ || result_ != CURLE_OK); }
@@ -447,6 +460,17 @@ class Exchange {
     return 0;
   }
 
+  static int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* self = static_cast<Exchange*>(user);
+    if (!self->memory_body_ || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+    if (offset < 0 || static_cast<std::uint64_t>(offset) > self->memory_.size()) return CURL_SEEKFUNC_FAIL;
+    auto rest = self->memory_.subspan(static_cast<std::size_t>(offset));
+    self->memory_body_.emplace(rest);
+    self->upload_ = &*self->memory_body_;
+    self->upload_left_ = rest.size();
+    return CURL_SEEKFUNC_OK;
+  }
+
   static std::size_t on_upload(char* data, std::size_t size, std::size_t count, void* user) {
     auto* self = static_cast<Exchange*>(user);
     std::size_t room = size * count;
@@ -477,6 +501,8 @@ class Exchange {
 
   ByteSource* upload_ = nullptr;
   std::uint64_t upload_left_ = 0;
+  std::span<const std::uint8_t> memory_;   // the body, when it is in memory (rewindable)
+  std::optional<SpanSource> memory_body_;
   std::optional<Error> upload_error_;
 
   int status_ = 0;

@@ -188,6 +188,14 @@ struct S3Handler::Impl {
 
   // Maps an engine error to S3's vocabulary; `not_found` names what was missing in this operation.
   S3Error from_engine(const Error& e, std::string_view not_found = "NoSuchKey") {
+    // Gateway mode: what went wrong with the upstream (its address, libcurl's words, internal object names) goes to
+    // the log; the client gets S3's own answer, 503 ServiceUnavailable to retry later or 500 InternalError.
+    if (e.reason().starts_with("Upstream") || e.reason() == "RetriesExhausted") {
+      std::fprintf(stderr, "blobseal: upstream error: %s\n", e.to_string().c_str());
+      if (e.code() == ErrorCode::kUnavailable)
+        return {"ServiceUnavailable", "The storage behind this service is unavailable. Please try again.", {}};
+      return {"InternalError", "We encountered an internal error. Please try again.", {}};
+    }
     if (!e.reason().empty()) return {e.reason(), e.message(), {}};
     switch (e.code()) {
       case ErrorCode::kNotFound: return {std::string(not_found), e.message(), {}};

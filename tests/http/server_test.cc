@@ -82,6 +82,35 @@ TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(ids.size(), 5u);
 }
 
+TEST(HttpServer, EarlyAnswerPromisesKeepAliveOnlyWhenTheRestOfTheBodyWillBeDrained) {
+  // A handler that answers without reading the body (an early error, such as NoSuchBucket on a PUT).
+  LambdaHandler handler([](Request&, ResponseWriter& res) { (void)respond(res, 404, "text/plain", "no"); });
+  RunningServer server({}, handler);
+  ASSERT_TRUE(server.ok()) << server.error();
+  {
+    // A small unread body is drained: the connection stays usable, as promised.
+    Client client(server.port());
+    ASSERT_TRUE(client.send(request("PUT", "/b/k", std::string(10000, 'x'))));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_FALSE(r->header("Connection"));
+    ASSERT_TRUE(client.send(request("GET", "/b/k")));
+    auto again = client.read_response();
+    ASSERT_TRUE(again) << "the connection promised to stay open was closed";
+    EXPECT_EQ(again->status, 404);
+  }
+  {
+    // 6 MiB unread is too much to drain: the answer says Connection: close, so no client reuses the connection.
+    Client client(server.port());
+    ASSERT_TRUE(client.send(request_head("PUT", "/b/k", {{"Content-Length", std::to_string(6 << 20)}})));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(r->header("Connection"), "close");
+  }
+}
+
 TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
   auto handler = describing_handler();
   RunningServer server({}, handler);

@@ -48,15 +48,23 @@ TEST(UpstreamXml, ErrorDocumentInA200AnswerIsAnError) {
   expect_unavailable(slow.error(), "SlowDown");
 }
 
-TEST(UpstreamXml, ResultEtagsAreUnquotedAndAnEmptyOneIsRefused) {
+TEST(UpstreamXml, ResultEtagsAreUnquotedAndAnEmptyPartCopyEtagIsRefused) {
   auto etag = parse_result_etag(R"(<CopyObjectResult><ETag>"abc"</ETag></CopyObjectResult>)", "CopyObjectResult",
                                 "copy to", "b/1");
   ASSERT_TRUE(etag) << etag.error().to_string();
   EXPECT_EQ(*etag, "abc");
-  auto empty = parse_result_etag("<CopyObjectResult><ETag></ETag></CopyObjectResult>", "CopyObjectResult",
-                                 "copy to", "b/1");
+  auto empty = parse_result_etag("<CopyPartResult><ETag></ETag></CopyPartResult>", "CopyPartResult",
+                                 "copy part to", "b/1");
   ASSERT_FALSE(empty);
   expect_unavailable(empty.error(), "no ETag");
+  // Ceph RGW 16's answer to CompleteMultipartUpload, verbatim: the ETag is empty, the completion succeeded.
+  auto rgw = parse_result_etag(
+      R"(<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+      R"(<Location>http://127.0.0.1:42199/blobseal-test/p/x</Location><Bucket>blobseal-test</Bucket><Key>p/x</Key>)"
+      R"(<ETag></ETag></CompleteMultipartUploadResult>)",
+      "CompleteMultipartUploadResult", "complete upload", "p/x");
+  ASSERT_TRUE(rgw) << rgw.error().to_string();
+  EXPECT_EQ(*rgw, "");
 }
 
 TEST(UpstreamXml, WrongRootMalformedXmlAndMissingUploadIdAreRefused) {

@@ -69,7 +69,9 @@ struct UploadsPage {
 };
 Result<ListedPage> parse_list_objects_v2(std::string_view body, std::string_view prefix = "");
 Result<std::string> parse_initiate_upload(std::string_view body, std::string_view name = "");
-// The ETag (unquoted) of a CopyObjectResult, CopyPartResult or CompleteMultipartUploadResult; an empty one is refused.
+// The ETag (unquoted) of a CopyObjectResult, CopyPartResult or CompleteMultipartUploadResult; an empty one is
+// refused in a CopyPartResult (completing the upload needs it) and passed on otherwise (Ceph RGW 16 completes with
+// <ETag></ETag>; the callers HEAD the object).
 Result<std::string> parse_result_etag(std::string_view body, std::string_view root_name, std::string_view operation,
                                       std::string_view name = "");
 Result<UploadsPage> parse_list_uploads(std::string_view body, std::string_view prefix = "");
