@@ -412,8 +412,12 @@ TEST_F(S3StoreTest, TwoNodesCompareAndSwapThroughTheUpstream) {
 }
 
 TEST_F(S3StoreTest, ConditionalWritesAreDetected) {
-  if (environment_.kind == "rgw") EXPECT_TRUE(store_->conditional_writes()) << "Ceph RGW honours If-Match on PUT";
-  if (environment_.kind == "s3rver") EXPECT_FALSE(store_->conditional_writes()) << "s3rver ignores If-Match on PUT";
+  if (environment_.kind == "rgw") {
+    EXPECT_TRUE(store_->conditional_writes()) << "Ceph RGW honours If-Match on PUT";
+  }
+  if (environment_.kind == "s3rver") {
+    EXPECT_FALSE(store_->conditional_writes()) << "s3rver ignores If-Match on PUT";
+  }
   EXPECT_TRUE(raw_->list_all(prefix() + "probe/").empty()) << "the probe cleans up after itself";
 }
 
