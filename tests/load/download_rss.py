@@ -13,19 +13,11 @@ import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "lib"))
-from harness import Blobseal, log, make_file, sha256_file  # noqa: E402
+from harness import Blobseal, log, vm_kib, make_file, sha256_file  # noqa: E402
 
 DOWNLOADS = int(os.environ.get("DOWNLOADS", "64"))
 MIB = int(os.environ.get("MIB", "256"))
 LIMIT_MIB = int(os.environ.get("LIMIT_MIB", "128"))
-
-
-def vm_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
 def download(url, results, index, digest):

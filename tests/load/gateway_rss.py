@@ -20,20 +20,12 @@ import urllib.parse
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "lib"))
-from harness import Blobseal, log  # noqa: E402
+from harness import Blobseal, log, vm_kib  # noqa: E402
 
 UPLOADS = int(os.environ.get("UPLOADS", "32"))
 MIB = int(os.environ.get("MIB", "256"))
 LIMIT_MIB = int(os.environ.get("LIMIT_MIB", "160"))
 BLOCK = 1 << 20
-
-
-def vm_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
 def blocks(index, base):

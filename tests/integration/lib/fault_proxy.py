@@ -111,34 +111,28 @@ class _Reader:
             raise _Closed("end of stream")
         self.buffer += data
 
+    def _until(self, terminator, what):
+        """The bytes up to and including the first `terminator`."""
+        start = 0
+        while True:
+            end = self.buffer.find(terminator, start)
+            if end >= 0:
+                out = bytes(self.buffer[:end + len(terminator)])
+                del self.buffer[:end + len(terminator)]
+                return out
+            if len(self.buffer) > _MAX_HEAD:
+                raise _Closed(what)
+            start = max(0, len(self.buffer) - len(terminator) + 1)
+            self._fill()
+
     def head(self, at_boundary=False):
         """The bytes of a head, up to and including the blank line. _Closed at a clean end when `at_boundary` and
         nothing was buffered."""
-        start = 0
-        while True:
-            end = self.buffer.find(b"\r\n\r\n", start)
-            if end >= 0:
-                head = bytes(self.buffer[:end + 4])
-                del self.buffer[:end + 4]
-                return head
-            if len(self.buffer) > _MAX_HEAD:
-                raise _Closed("head too large")
-            start = max(0, len(self.buffer) - 3)
-            self._fill()
+        return self._until(b"\r\n\r\n", "head too large")
 
     def line(self):
         """One CRLF-terminated line, CRLF included."""
-        start = 0
-        while True:
-            end = self.buffer.find(b"\r\n", start)
-            if end >= 0:
-                line = bytes(self.buffer[:end + 2])
-                del self.buffer[:end + 2]
-                return line
-            if len(self.buffer) > _MAX_HEAD:
-                raise _Closed("line too long")
-            start = max(0, len(self.buffer) - 1)
-            self._fill()
+        return self._until(b"\r\n", "line too long")
 
     def some(self, limit):
         """Up to `limit` bytes (at least one)."""

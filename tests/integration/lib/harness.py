@@ -90,6 +90,15 @@ def _check_response_framing(http_response, model, **_):
                              "100 Continue, which poisons the pooled connection)")
 
 
+def vm_kib(pid, field):
+    """A /proc/PID/status figure in KiB (VmHWM: the peak resident set)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 def upstream_settings():
     """The upstream S3 service tests/upstream/with_upstream.sh started for this test (its env-file variables)."""
     endpoint = os.environ.get("BLOBSEAL_UPSTREAM_ENDPOINT")
