@@ -66,6 +66,7 @@ TEST(Metrics, RendersEveryRequiredFamilyWithItsTypeAndHelp) {
       {"build_info", "gauge"},
       {"audit_events_dropped_total", "counter"},
       {"audit_queue_depth", "gauge"},
+      {"upstream_retries_total", "counter"},
   };
   auto types = parse_types(text);
   auto helps = as_set(help_names(text));
@@ -92,6 +93,24 @@ TEST(Metrics, RendersEveryRequiredFamilyWithItsTypeAndHelp) {
   EXPECT_EQ(samples[R"(build_info{version="1.2.3"})"], 1);
   EXPECT_EQ(samples[R"(audit_events_dropped_total{reason="queue_full"})"], 3);
   EXPECT_EQ(samples["audit_queue_depth"], 17);
+}
+
+TEST(Metrics, UpstreamRetriesByCauseAndTheUpGaugeOnlyInGatewayMode) {
+  Metrics metrics("0.0.0-test");
+  std::string before = metrics.render();
+  EXPECT_EQ(before.find("upstream_up"), std::string::npos) << "a local-store server has no upstream to report";
+  for (int status : {0, 0, 500, 502, 503, 503, 503, 504, 429}) metrics.record_upstream_retry(status);
+  metrics.set_upstream_up(false);
+  auto samples = parse_samples(metrics.render());
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="transport"})"], 2);
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="500"})"], 1);
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="502"})"], 1);
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="503"})"], 3);
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="504"})"], 1);
+  EXPECT_EQ(samples[R"(upstream_retries_total{cause="other"})"], 1);
+  EXPECT_EQ(samples["upstream_up"], 0);
+  metrics.set_upstream_up(true);
+  EXPECT_EQ(parse_samples(metrics.render())["upstream_up"], 1);
 }
 
 TEST(Metrics, FixedLabelSeriesExistAtZeroFromTheStart) {
