@@ -380,30 +380,6 @@ struct StoreState {
     return std::optional<std::string>();
   }
 
-  // Names a freshly written body in a new record of `key` (the put, copy and compose paths end here): runs the
-  // options' finalize_header / finalize_metadata, checks the record's limits, and commits; on a refusal before the
-  // commit, the body goes.
-  Result<ObjectInfo> commit_body(const std::string& name, std::string_view key, const UploadedBody& body,
-                                 const PutOptions& options) {
-    ObjectRecord record;
-    record.key = std::string(key);
-    record.revision = random_revision();
-    record.body_id = body.id;
-    record.body_etag = body.etag;
-    record.body_size = body.size;
-    auto finalized = [&]() -> Status {
-      record.header = options.finalize_header ? BLOBSEAL_TRY(options.finalize_header()) : options.header;
-      record.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
-      return s3::check_record_limits(record.header, record.metadata);
-    }();
-    if (!finalized) {
-      delete_body(record.body_id);
-      return make_error(finalized.error());
-    }
-    record.modified_unix_ns = now_ns();
-    return commit_new(name, std::move(record), options.if_generation_match);
-  }
-
   Result<ObjectInfo> commit_new(const std::string& name, ObjectRecord record,
                                 const std::optional<std::string>& expected) {
     auto etag = commit(name, record, expected, false);
@@ -840,7 +816,23 @@ Result<ObjectInfo> S3Store::put(std::string_view key, ByteSource& body, const Pu
     BLOBSEAL_TRY_STATUS(Impl::check_generation(BLOBSEAL_TRY(s.head_record(name)), options.if_generation_match, key));
 
   auto uploaded = BLOBSEAL_TRY(s.upload_body(name, body, options.body_size));
-  return s.commit_body(name, key, uploaded, options);
+  ObjectRecord record;
+  record.key = std::string(key);
+  record.revision = random_revision();
+  record.body_id = uploaded.id;
+  record.body_etag = uploaded.etag;
+  record.body_size = uploaded.size;
+  auto finalized = [&]() -> Status {
+    record.header = options.finalize_header ? BLOBSEAL_TRY(options.finalize_header()) : options.header;
+    record.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
+    return s3::check_record_limits(record.header, record.metadata);
+  }();
+  if (!finalized) {
+    s.delete_body(record.body_id);
+    return make_error(finalized.error());
+  }
+  record.modified_unix_ns = now_ns();
+  return s.commit_new(name, std::move(record), options.if_generation_match);
 }
 
 Result<std::unique_ptr<StoredObject>> S3Store::open(std::string_view key) {
@@ -901,7 +893,23 @@ Result<ObjectInfo> S3Store::copy(std::string_view source, std::string_view desti
                           fmt::format("the upstream body of {:?} is missing ({})", source, copied.error().message()));
       return make_error(copied.error());
     }
-    return s.commit_body(name, destination, *copied, options);
+    ObjectRecord record;
+    record.key = std::string(destination);
+    record.revision = random_revision();
+    record.body_id = copied->id;
+    record.body_etag = copied->etag;
+    record.body_size = copied->size;
+    auto finalized = [&]() -> Status {
+      record.header = options.finalize_header ? BLOBSEAL_TRY(options.finalize_header()) : options.header;
+      record.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
+      return s3::check_record_limits(record.header, record.metadata);
+    }();
+    if (!finalized) {
+      s.delete_body(record.body_id);
+      return make_error(finalized.error());
+    }
+    record.modified_unix_ns = now_ns();
+    return s.commit_new(name, std::move(record), options.if_generation_match);
   }
 }
 
@@ -987,7 +995,23 @@ Result<ObjectInfo> S3Store::compose(std::string_view destination, const std::vec
     return ObjectStore::compose(destination, sources, options);
   }
 
-  return s.commit_body(name, destination, *assembled, options);
+  ObjectRecord record;
+  record.key = std::string(destination);
+  record.revision = random_revision();
+  record.body_id = assembled->id;
+  record.body_etag = assembled->etag;
+  record.body_size = assembled->size;
+  auto finalized = [&]() -> Status {
+    record.header = options.finalize_header ? BLOBSEAL_TRY(options.finalize_header()) : options.header;
+    record.metadata = options.finalize_metadata ? BLOBSEAL_TRY(options.finalize_metadata()) : options.metadata;
+    return s3::check_record_limits(record.header, record.metadata);
+  }();
+  if (!finalized) {
+    s.delete_body(record.body_id);
+    return make_error(finalized.error());
+  }
+  record.modified_unix_ns = now_ns();
+  return s.commit_new(name, std::move(record), options.if_generation_match);
 }
 
 Status S3Store::remove(std::string_view key) {
