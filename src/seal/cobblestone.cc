@@ -355,7 +355,6 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
     // Sized for this stream: a small object never pays for a whole batch.
     std::uint64_t chunks = std::min<std::uint64_t>(batch_chunks_, plaintext_size_ / kChunkSize + 1);
     buffer_ = ChunkBuffer(static_cast<std::size_t>(chunks) * kSealedChunkSize);
-    plaintext_ = ChunkBuffer(static_cast<std::size_t>(chunks) * kChunkSize);
   }
   std::uint64_t skip = pos - first * kChunkSize;  // plaintext bytes to drop at the start of the first chunk
   std::uint64_t remaining = count;
@@ -367,25 +366,27 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
 
     std::size_t got = BLOBSEAL_TRY(read_full_at(*source_, offset_ + chunk_offset(batch_start), batch));
     if (got != bytes) return make_error(truncated("the stored body ended early"));
-    // Open each chunk into the plaintext buffer (OpenSSL forbids partially overlapping input and output).
+    // Open each chunk in place (OpenSSL allows exact but not partial overlap), then slide its plaintext down over
+    // the tags before it while it is still in L1: one buffer per batch, half the cache footprint of a second one.
+    std::uint8_t* data = buffer_.data();
     std::size_t in = 0, out = 0;
     for (std::uint64_t k = batch_start; k <= batch_end; ++k) {
       std::size_t n = sealed_chunk_size(k, plaintext_size_);
-      auto status = cipher_.open_chunk(k, std::span<const std::uint8_t>(buffer_.data() + in, n),
-                                       std::span(plaintext_.data() + out, n - kTagSize));
+      auto status = cipher_.open_chunk(k, std::span<const std::uint8_t>(data + in, n), std::span(data + in, n - kTagSize));
       if (!status) {
         // Release the verified chunks of this batch that precede the failure (within the range), then fail.
         std::size_t usable = out > skip ? out - static_cast<std::size_t>(skip) : 0;
         usable = static_cast<std::size_t>(std::min<std::uint64_t>(usable, remaining));
-        if (usable > 0) (void)sink.write(std::span(plaintext_.data() + skip, usable));
-        secure_zero(plaintext_.data(), plaintext_.size());
+        if (usable > 0) (void)sink.write(std::span(data + skip, usable));
+        secure_zero(data, buffer_.size());
         return status;
       }
+      if (out != in) std::memmove(data + out, data + in, n - kTagSize);
       in += n;
       out += n - kTagSize;
     }
     std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(out - skip, remaining));
-    BLOBSEAL_TRY_STATUS(sink.write(std::span(plaintext_.data() + skip, usable)));
+    BLOBSEAL_TRY_STATUS(sink.write(std::span(data + skip, usable)));
     remaining -= usable;
     skip = 0;
   }

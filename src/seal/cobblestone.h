@@ -188,8 +188,7 @@ class StreamReader {
   Salt salt_;
   std::uint64_t plaintext_size_;
   std::size_t batch_chunks_;
-  ChunkBuffer buffer_;     // sealed chunks of one batch, allocated on first read
-  ChunkBuffer plaintext_;  // their verified plaintext
+  ChunkBuffer buffer_;  // sealed chunks of one batch, opened in place; allocated on first read
 };
 
 }  // namespace blobseal::seal
