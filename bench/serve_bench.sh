@@ -6,7 +6,8 @@
 # WRK_SECONDS against a presigned URL (blobseal) and the plain file (nginx). Prints figures and ratios.
 #
 #   bench/serve_bench.sh [BLOBSEAL_BIN]      (default build/release/src/cli/blobseal)
-# Env: BIG_MIB (1024), RUNS (5), WRK_SECONDS (10), WRK_CONNECTIONS (64).
+# Env: BIG_MIB (1024), RUNS (5), WRK_SECONDS (10), WRK_CONNECTIONS (64); PERF_OUT=FILE records a `perf record -g`
+# profile of the server during its 4 KiB run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${1:-$ROOT/build/release/src/cli/blobseal}"
@@ -44,7 +45,8 @@ AK="bench$(openssl rand -hex 6)"
 SK="$(openssl rand -hex 20)"
 "$BIN" -q serve --listen 127.0.0.1:0 --data "$WORK/blobseal" --access-key "$AK" --secret-key "$SK" \
   --access-log off --audit-log off >"$WORK/blobseal.out" 2>"$WORK/blobseal.err" &
-PIDS+=($!)
+BS_PID=$!
+PIDS+=($BS_PID)
 for _ in $(seq 100); do grep -q "listening on" "$WORK/blobseal.out" 2>/dev/null && break; sleep 0.1; done
 BS_URL="$(sed -n 's/.*listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$WORK/blobseal.out")"
 [[ -n "$BS_URL" ]] || { cat "$WORK/blobseal.err" >&2; exit 1; }
@@ -126,7 +128,12 @@ printf 'rclone serve http crypt  %8s MB/s\n' "$rc"
 awk -v b="$bs" -v n="$ng" -v r="$rc" 'BEGIN {printf "ratio blobseal/nginx = %.2f (target >= 0.70)\nratio blobseal/rclone-crypt = %.2f (target >= 2.0)\n", b/n, b/r}'
 
 echo "== GET of a 4 KiB object, wrk -c$WRK_CONNECTIONS for ${WRK_SECONDS}s (requests/s)"
+if [[ -n "${PERF_OUT:-}" ]]; then
+  perf record -g -o "$PERF_OUT" -p "$BS_PID" -- sleep "$WRK_SECONDS" >/dev/null 2>&1 &
+  PERF_PID=$!
+fi
 bsr="$(wrk_rps "$BS_SMALL")"
+[[ -n "${PERF_OUT:-}" ]] && wait "$PERF_PID" || true
 ngr="$(wrk_rps "http://127.0.0.1:$NGINX_PORT/small.bin")"
 printf 'blobseal (presigned URL) %10s req/s\n' "$bsr"
 printf 'nginx (plaintext file)   %10s req/s\n' "$ngr"

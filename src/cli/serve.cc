@@ -48,6 +48,10 @@ class Router final : public http::Handler {
     if (admin::AdminHandler::serves(request.path())) return admin_.handle(request, response);
     s3_.handle(request, response);
   }
+  // /metrics and /ready are never inline (they gather, or probe the store and key manager).
+  bool respond_inline(http::Request& request, http::ResponseWriter& response) override {
+    return !admin::AdminHandler::serves(request.path()) && s3_.respond_inline(request, response);
+  }
 
  private:
   http::Handler& admin_;
@@ -271,6 +275,8 @@ int run_serve(const ServeOptions& options) {
   s3_options.region = options.region;
   s3_options.virtual_host_suffixes = options.virtual_host_suffixes;
   s3_options.max_object_size = options.max_object_bytes;
+  // Small reads are answered on the I/O threads only when nothing they touch waits on a network.
+  s3_options.inline_small_reads = !upstream && (*key_manager)->id() == "local";
   s3::S3Handler s3_handler(s3_options, credentials, engine, metrics, *audit);
 
   std::vector<admin::ReadinessCheck> checks;

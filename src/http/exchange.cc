@@ -136,6 +136,11 @@ Status Exchange::ResponseImpl::send_headers(std::optional<std::uint64_t> content
   head_.content_length = content_length;
   // Marked sent even on failure: a connection that failed mid-header cannot carry another status line.
   headers_sent_ = true;
+  if (content_length && *content_length <= kHoldLimit) {
+    holding_ = true;
+    held_body_.reserve(static_cast<std::size_t>(*content_length));
+    return {};
+  }
   Result<std::size_t> r = exchange_.call(Op{OpKind::kSendHeaders, {}, {}, &head_});
   if (!r) return make_error(r.error());
   return {};
@@ -146,6 +151,13 @@ Status Exchange::ResponseImpl::write(std::span<const std::uint8_t> data) {
   if (finished_) return make_error(ErrorCode::kFailedPrecondition, "response was already finished");
   if (!headers_sent_) BLOBSEAL_TRY_STATUS(send_headers(std::nullopt));
   if (data.empty()) return {};
+  if (holding_) {
+    if (data.size() <= *head_.content_length - held_body_.size()) {
+      held_body_.insert(held_body_.end(), data.begin(), data.end());
+      return {};
+    }
+    BLOBSEAL_TRY_STATUS(release_held());  // more than declared: the connection refuses it as it always did
+  }
   Result<std::size_t> r = exchange_.call(Op{OpKind::kWriteBody, {}, data, nullptr});
   if (!r) return make_error(r.error());
   return {};
@@ -156,15 +168,77 @@ Status Exchange::ResponseImpl::finish() {
   if (finished_) return {};
   if (!headers_sent_) BLOBSEAL_TRY_STATUS(send_headers(0));
   finished_ = true;
+  if (holding_) {
+    holding_ = false;
+    Result<std::size_t> r = exchange_.call(Op{OpKind::kRespond, {}, held_body_, &head_});
+    if (!r) return make_error(r.error());
+    return {};
+  }
   Result<std::size_t> r = exchange_.call(Op{OpKind::kFinish, {}, {}, nullptr});
   if (!r) return make_error(r.error());
+  return {};
+}
+
+Status Exchange::ResponseImpl::release_held() {
+  holding_ = false;
+  Result<std::size_t> r = exchange_.call(Op{OpKind::kSendHeaders, {}, {}, &head_});
+  if (!r) return make_error(r.error());
+  if (!held_body_.empty()) {
+    r = exchange_.call(Op{OpKind::kWriteBody, {}, held_body_, nullptr});
+    if (!r) return make_error(r.error());
+  }
   return {};
 }
 
 void Exchange::ResponseImpl::abort() {
   if (aborted_) return;
   aborted_ = true;
+  // Held back, nothing sent yet: the status line goes out before the reset, as it would have without the hold-back
+  // (the client sees a response cut short, never a clean one).
+  if (holding_) (void)release_held();
   (void)exchange_.call(Op{OpKind::kAbort, {}, {}, nullptr});
 }
+
+// ---- InlineResponse ----------------------------------------------------------------------------------------------
+
+void InlineResponse::set_status(int status) {
+  if (!headers_sent_) head_.status = status;
+}
+
+void InlineResponse::add_header(std::string name, std::string value) {
+  if (!headers_sent_) head_.headers.push_back(Header{std::move(name), std::move(value)});
+}
+
+Status InlineResponse::send_headers(std::optional<std::uint64_t> content_length) {
+  if (headers_sent_) return make_error(ErrorCode::kFailedPrecondition, "response headers were already sent");
+  if (content_length && *content_length > kInlineBodyLimit)
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("an inline answer carries at most {} body bytes, not {}", kInlineBodyLimit,
+                                  *content_length));
+  head_.content_length = content_length;
+  headers_sent_ = true;
+  return {};
+}
+
+Status InlineResponse::write(std::span<const std::uint8_t> data) {
+  if (aborted_) return make_error(ErrorCode::kFailedPrecondition, "response was aborted");
+  if (finished_) return make_error(ErrorCode::kFailedPrecondition, "response was already finished");
+  if (!headers_sent_) BLOBSEAL_TRY_STATUS(send_headers(std::nullopt));
+  std::uint64_t limit = head_.content_length.value_or(kInlineBodyLimit);
+  if (data.size() > limit - body_.size())
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("response body would exceed {} bytes", limit));
+  body_.insert(body_.end(), data.begin(), data.end());
+  return {};
+}
+
+Status InlineResponse::finish() {
+  if (aborted_) return make_error(ErrorCode::kFailedPrecondition, "response was aborted");
+  if (!headers_sent_) BLOBSEAL_TRY_STATUS(send_headers(0));
+  finished_ = true;
+  return {};
+}
+
+void InlineResponse::abort() { aborted_ = true; }
 
 }  // namespace blobseal::http::internal

@@ -38,7 +38,11 @@ struct ResponseHead {
 
 class Exchange {
  public:
-  enum class OpKind { kReadBody, kSendHeaders, kWriteBody, kFinish, kAbort };
+  // kRespond is kSendHeaders + kWriteBody + kFinish in one hand-off, for a small response with a known length that
+  // the writer held back until it was complete.
+  enum class OpKind { kReadBody, kSendHeaders, kWriteBody, kFinish, kAbort, kRespond };
+  // The largest declared response length that is held back for one kRespond.
+  static constexpr std::uint64_t kHoldLimit = 64 * 1024;
 
   // An operation posted by the worker. The spans and `head` point into the worker's memory, which stays valid
   // until the operation is completed (the worker is blocked until then).
@@ -115,8 +119,15 @@ class Exchange {
     bool headers_sent() const override { return headers_sent_; }
 
    private:
+    // Posts the held-back head and body (if any) as separate operations: the response outgrew the hold-back.
+    Status release_held();
+
     Exchange& exchange_;
     ResponseHead head_;
+    // A response whose declared length is at most kHoldLimit is held back (head and body) until finish(), then
+    // handed over in one kRespond: a 4 KiB GET crosses between threads twice instead of six times.
+    bool holding_ = false;
+    std::vector<std::uint8_t> held_body_;
     bool headers_sent_ = false;
     bool finished_ = false;
     bool aborted_ = false;
@@ -139,6 +150,51 @@ class Exchange {
   bool body_done_ = false;        // guarded by mu_
   bool handler_returned_ = false; // guarded by mu_
   std::optional<Error> closed_;   // guarded by mu_
+};
+
+// The request and response of an inline answer (Handler::respond_inline), on the I/O thread: the request has no
+// body to read, and the response is only recorded, for the connection to send once the handler returns.
+class InlineRequest final : public Request, public ByteSource {
+ public:
+  explicit InlineRequest(const RequestInfo& info) : info_(info) {}
+  std::string_view method() const override { return info_.method; }
+  std::string_view target() const override { return info_.target; }
+  const std::vector<Header>& headers() const override { return info_.headers; }
+  std::optional<std::uint64_t> content_length() const override { return info_.content_length; }
+  std::string_view remote_address() const override { return info_.remote_address; }
+  std::string_view request_id() const override { return info_.request_id; }
+  bool is_tls() const override { return info_.is_tls; }
+  ByteSource& body() override { return *this; }
+  Result<std::size_t> read(std::span<std::uint8_t>) override { return std::size_t{0}; }
+
+ private:
+  const RequestInfo& info_;
+};
+
+class InlineResponse final : public ResponseWriter, public ByteSink {
+ public:
+  void set_status(int status) override;
+  void add_header(std::string name, std::string value) override;
+  // Refuses a declared length above kInlineBodyLimit (InvalidArgument): an inline answer is small by contract.
+  Status send_headers(std::optional<std::uint64_t> content_length) override;
+  ByteSink& body_sink() override { return *this; }
+  // Refuses bytes beyond kInlineBodyLimit or beyond the declared length.
+  Status write(std::span<const std::uint8_t> data) override;
+  Status finish() override;
+  void abort() override;
+  bool headers_sent() const override { return headers_sent_; }
+
+  const ResponseHead& head() const { return head_; }
+  std::span<const std::uint8_t> body() const { return body_; }
+  bool finished() const { return finished_; }
+  bool aborted() const { return aborted_; }
+
+ private:
+  ResponseHead head_;
+  std::vector<std::uint8_t> body_;
+  bool headers_sent_ = false;
+  bool finished_ = false;
+  bool aborted_ = false;
 };
 
 }  // namespace blobseal::http::internal

@@ -71,12 +71,26 @@ class ResponseWriter {
   virtual bool headers_sent() const = 0;
 };
 
+// The largest body an inline answer may carry (see Handler::respond_inline).
+inline constexpr std::uint64_t kInlineBodyLimit = 64 * 1024;
+
 class Handler {
  public:
   virtual ~Handler() = default;
   // Called on a worker thread, once per request. Must leave the response finished or aborted; the server finishes
   // an untouched response with 500.
   virtual void handle(Request& request, ResponseWriter& response) = 0;
+
+  // Called on an I/O thread, before handle(), for a request that has no body. A handler that can answer at once
+  // (no slow or remote I/O) with a body of at most kInlineBodyLimit bytes does so, completely, into `response` and
+  // returns true: the request then costs no hand-off between threads. Otherwise it returns false having done
+  // nothing visible (no response call, no metric, no audit record) and handle() follows on a worker. The writer
+  // buffers everything and refuses body bytes beyond the limit.
+  virtual bool respond_inline(Request& request, ResponseWriter& response) {
+    (void)request;
+    (void)response;
+    return false;
+  }
 };
 
 // Convenience: a complete response with a small in-memory body.

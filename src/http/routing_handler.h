@@ -21,8 +21,11 @@ class RoutingHandler final : public Handler {
   void mount(std::string path, Handler& handler);
 
   void handle(Request& request, ResponseWriter& response) override;
+  bool respond_inline(Request& request, ResponseWriter& response) override;
 
  private:
+  Handler& route(const Request& request);
+
   Handler& fallback_;
   std::map<std::string, Handler*, std::less<>> routes_;
 };

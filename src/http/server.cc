@@ -216,6 +216,13 @@ class Server::Impl {
   std::string next_request_id() {
     return fmt::format("{:016X}", mix64(request_base_ + request_counter_.fetch_add(1)));
   }
+  bool respond_inline(Request& request, ResponseWriter& response) {
+    try {
+      return handler_.respond_inline(request, response);
+    } catch (...) {
+      return false;  // handle() follows on a worker, which answers 500 if it throws again
+    }
+  }
   void submit(std::shared_ptr<internal::Exchange> exchange) {
     workers_.submit([exchange, &handler = handler_] { exchange->run_handler(handler); });
   }
@@ -328,7 +335,16 @@ class Session {
     std::chrono::system_clock::time_point time;
     SteadyClock::time_point started;
     std::optional<SteadyClock::time_point> ended;
+    // While a kRespond runs its three steps, each step's result lands here instead of completing the operation.
+    bool batching = false;
+    std::optional<Result<std::size_t>> step_result;
   };
+
+  // Completes the handler's operation, or records a step's result while a kRespond is performed step by step.
+  static void done(Exchange& x, Result<std::size_t> result) {
+    if (x.batching) x.step_result = std::move(result);
+    else x.shared->complete(std::move(result));
+  }
 
   // Closes the exchange when serve_one()'s frame goes away, however it goes away.
   struct ExchangeCloser {
@@ -402,18 +418,28 @@ class Session {
     };
     x.shared = std::make_shared<internal::Exchange>(std::move(info), options_.max_body_bytes, std::move(wake));
     ExchangeCloser closer{x.shared};
-    server_.submit(x.shared);
 
-    // Perform what the handler asks until it returns.
-    for (;;) {
-      internal::Exchange::Next next = x.shared->next();
-      if (next.op) {
-        co_await perform(x, *next.op);
-        continue;
+    // A request without a body may be answered right here (Handler::respond_inline): no worker, no hand-off.
+    bool answered_inline = false;
+    if (x.parser->is_done()) {
+      internal::InlineRequest inline_request(x.shared->info());
+      internal::InlineResponse inline_response;
+      answered_inline = server_.respond_inline(inline_request, inline_response);
+      if (answered_inline) co_await send_inline(x, inline_response);
+    }
+    if (!answered_inline) {
+      server_.submit(x.shared);
+      // Perform what the handler asks until it returns.
+      for (;;) {
+        internal::Exchange::Next next = x.shared->next();
+        if (next.op) {
+          co_await perform(x, *next.op);
+          continue;
+        }
+        if (next.handler_returned || conn_->closing) break;
+        conn_->signal.expires_at(asio::steady_timer::time_point::max());
+        co_await conn_->signal.async_wait(on_error(ec));
       }
-      if (next.handler_returned || conn_->closing) break;
-      conn_->signal.expires_at(asio::steady_timer::time_point::max());
-      co_await conn_->signal.async_wait(on_error(ec));
     }
     if (conn_->closing) {
       // stop()'s grace ran out: the handler is left to fail its next call.
@@ -494,10 +520,35 @@ class Session {
       co_await write_body(x, op.write_data);
     } else if (op.kind == Kind::kFinish) {
       co_await finish(x);
+    } else if (op.kind == Kind::kRespond) {
+      // A whole small response in one hand-off: headers, body, end; the first failing step's result is the answer.
+      x.batching = true;
+      x.step_result.reset();
+      co_await send_headers(x, *op.head);
+      if (x.step_result && *x.step_result && !op.write_data.empty()) co_await write_body(x, op.write_data);
+      if (x.step_result && *x.step_result) co_await finish(x);
+      x.batching = false;
+      Result<std::size_t> result = x.step_result ? std::move(*x.step_result)
+                                                 : Result<std::size_t>(make_error(ErrorCode::kInternal, "no result"));
+      x.shared->complete(std::move(result));
     } else {
       abort_connection(x);
       x.shared->complete(std::size_t{0});
     }
+  }
+
+  // Sends what an inline answer recorded, with the meaning the same calls have on a worker: headers never sent →
+  // the caller answers 500; not finished → reset; aborted → what was written, then a reset.
+  asio::awaitable<void> send_inline(Exchange& x, const internal::InlineResponse& r) {
+    if (!r.headers_sent()) co_return;
+    x.batching = true;
+    x.step_result.reset();
+    co_await send_headers(x, r.head());
+    auto ok = [&] { return x.step_result && *x.step_result; };
+    if (ok() && !r.body().empty()) co_await write_body(x, r.body());
+    if (ok() && r.finished() && !r.aborted()) co_await finish(x);
+    x.batching = false;
+    if (r.aborted() && !x.broken) abort_connection(x);
   }
 
   // Marks the connection unusable after a socket error, with the error the handler's calls will see.
@@ -570,7 +621,7 @@ class Session {
 
   asio::awaitable<void> send_headers(Exchange& x, const internal::ResponseHead& head) {
     if (x.head_sent) {
-      x.shared->complete(make_error(ErrorCode::kFailedPrecondition, "response headers were already sent"));
+      done(x, make_error(ErrorCode::kFailedPrecondition, "response headers were already sent"));
       co_return;
     }
     x.head_sent = true;
@@ -586,7 +637,7 @@ class Session {
                                  on_error(continue_ec));
       if (continue_ec) {
         fail(x, continue_ec, "sending 100 Continue");
-        x.shared->complete(make_error(*x.broken));
+        done(x, make_error(*x.broken));
         co_return;
       }
     }
@@ -633,23 +684,23 @@ class Session {
     co_await bhttp::async_write_header(stream_, *x.serializer, on_error(ec));
     if (ec) {
       fail(x, ec, "writing the response headers");
-      x.shared->complete(make_error(*x.broken));
+      done(x, make_error(*x.broken));
       co_return;
     }
-    x.shared->complete(std::size_t{0});
+    done(x, std::size_t{0});
   }
 
   asio::awaitable<void> write_body(Exchange& x, std::span<const std::uint8_t> data) {
     if (!x.head_sent || x.finished || x.aborted) {
-      x.shared->complete(make_error(ErrorCode::kFailedPrecondition, "no response body is open"));
+      done(x, make_error(ErrorCode::kFailedPrecondition, "no response body is open"));
       co_return;
     }
     if (x.no_body) {
-      x.shared->complete(data.size());
+      done(x, data.size());
       co_return;
     }
     if (x.declared_length && data.size() > *x.declared_length - x.bytes_out) {
-      x.shared->complete(make_error(
+      done(x, make_error(
           ErrorCode::kInvalidArgument,
           fmt::format("response body would exceed its Content-Length of {} bytes", *x.declared_length)));
       co_return;
@@ -666,27 +717,27 @@ class Session {
     body.size = 0;
     if (ec) {
       fail(x, ec, "writing the response body");
-      x.shared->complete(make_error(*x.broken));
+      done(x, make_error(*x.broken));
       co_return;
     }
     x.bytes_out += data.size();
-    x.shared->complete(data.size());
+    done(x, data.size());
   }
 
   asio::awaitable<void> finish(Exchange& x) {
     if (!x.head_sent || x.aborted) {
-      x.shared->complete(make_error(ErrorCode::kFailedPrecondition, "no response to finish"));
+      done(x, make_error(ErrorCode::kFailedPrecondition, "no response to finish"));
       co_return;
     }
     if (x.finished) {
-      x.shared->complete(std::size_t{0});
+      done(x, std::size_t{0});
       co_return;
     }
     if (!x.no_body) {
       if (x.declared_length && x.bytes_out < *x.declared_length) {
         std::uint64_t missing = *x.declared_length - x.bytes_out;
         abort_connection(x);
-        x.shared->complete(make_error(
+        done(x, make_error(
             ErrorCode::kInternal,
             fmt::format("response ended {} bytes short of its Content-Length; connection reset", missing)));
         co_return;
@@ -700,13 +751,13 @@ class Session {
       co_await bhttp::async_write(stream_, *x.serializer, on_error(ec));
       if (ec) {
         fail(x, ec, "ending the response body");
-        x.shared->complete(make_error(*x.broken));
+        done(x, make_error(*x.broken));
         co_return;
       }
     }
     x.finished = true;
     x.ended = SteadyClock::now();
-    x.shared->complete(std::size_t{0});
+    done(x, std::size_t{0});
   }
 
   // Resets the connection (RST, not FIN): the client cannot take a cut-off body for a whole one.

@@ -218,6 +218,9 @@ struct S3Handler::Impl {
 
   // ---- dispatch ----
   void handle(http::Request& request, http::ResponseWriter& response);
+  bool respond_inline(http::Request& request, http::ResponseWriter& response);
+  // Makes sure the request was answered, then records its metrics and audit event.
+  void conclude(Call& call, std::chrono::steady_clock::time_point started);
   std::string classify(const Call& call) const;
   std::optional<S3Error> authenticate(Call& call);
   std::optional<S3Error> check_bucket_owner(Call& call, bool must_exist = true);
@@ -237,7 +240,9 @@ struct S3Handler::Impl {
   // objects
   void put_object(Call& call);
   void copy_object(Call& call);
-  void get_object(Call& call);
+  // Declines (returns false, having written nothing) when the object is larger than `inline_limit`.
+  bool get_object(Call& call, std::uint64_t inline_limit = UINT64_MAX);
+  void serve_object(Call& call, engine::OpenObject& object);
   void delete_object(Call& call);
   void put_tagging(Call& call);
   void put_acl(Call& call);
@@ -272,6 +277,9 @@ S3Handler::S3Handler(S3Options options, const CredentialStore& credentials, engi
 S3Handler::~S3Handler() = default;
 
 void S3Handler::handle(http::Request& request, http::ResponseWriter& response) { impl_->handle(request, response); }
+bool S3Handler::respond_inline(http::Request& request, http::ResponseWriter& response) {
+  return impl_->respond_inline(request, response);
+}
 
 void S3Handler::Impl::handle(http::Request& request, http::ResponseWriter& response) {
   auto started = std::chrono::steady_clock::now();
@@ -289,7 +297,32 @@ void S3Handler::Impl::handle(http::Request& request, http::ResponseWriter& respo
   } else {
     dispatch(call);
   }
-  if (!response.headers_sent()) send_error(call, {"InternalError", "the request was not answered", {}});
+  conclude(call, started);
+}
+
+// An authenticated GET or HEAD of a small object in the caller's bucket is served here, on the I/O thread, exactly
+// as handle() would serve it. Anything else (another operation, a refusal, a missing or large object) is declined
+// before anything is written or recorded, and handle() then serves it from the start.
+bool S3Handler::Impl::respond_inline(http::Request& request, http::ResponseWriter& response) {
+  if (!options.inline_small_reads || (request.method() != "GET" && request.method() != "HEAD")) return false;
+  auto started = std::chrono::steady_clock::now();
+  auto target = resolve_target(request.path(), request.header("host").value_or(""), options.virtual_host_suffixes);
+  if (!target) return false;
+  auto query = QueryParameters::parse(request.query());
+  if (!query) return false;
+  Call call{request, response, *target, *query};
+  call.is_head = request.method() == "HEAD";
+  call.operation = classify(call);
+  if (call.operation != "GetObject" && call.operation != "HeadObject") return false;
+  if (authenticate(call) || check_bucket_owner(call)) return false;
+  if (!get_object(call, http::kInlineBodyLimit)) return false;
+  conclude(call, started);
+  return true;
+}
+
+void S3Handler::Impl::conclude(Call& call, std::chrono::steady_clock::time_point started) {
+  http::Request& request = call.request;
+  if (!call.response.headers_sent()) send_error(call, {"InternalError", "the request was not answered", {}});
 
   auto elapsed = std::chrono::steady_clock::now() - started;
   metrics.record_s3_request(call.operation, call.status, elapsed, call.bytes_in, call.bytes_out);
@@ -431,7 +464,10 @@ void S3Handler::Impl::dispatch(Call& call) {
   if (op == "PutBucketAcl" || op == "PutObjectAcl") return put_acl(call);
   if (op == "PutObject") return put_object(call);
   if (op == "CopyObject") return copy_object(call);
-  if (op == "GetObject" || op == "HeadObject") return get_object(call);
+  if (op == "GetObject" || op == "HeadObject") {
+    get_object(call);
+    return;
+  }
   if (op == "DeleteObject") return delete_object(call);
   if (op == "PutObjectTagging") return put_tagging(call);
   if (op == "GetObjectTagging") return get_tagging(call);
@@ -829,9 +865,20 @@ void S3Handler::Impl::add_object_headers(Call& call, const engine::ObjectSummary
   }
 }
 
-void S3Handler::Impl::get_object(Call& call) {
+bool S3Handler::Impl::get_object(Call& call, std::uint64_t inline_limit) {
   auto object = engine.open(call.location());
-  if (!object) return send_error(call, from_engine(object.error()));
+  if (!object) {
+    if (inline_limit != UINT64_MAX) return false;
+    send_error(call, from_engine(object.error()));
+    return true;
+  }
+  if (object->size() > inline_limit) return false;
+  serve_object(call, *object);
+  return true;
+}
+
+void S3Handler::Impl::serve_object(Call& call, engine::OpenObject& opened) {
+  auto* object = &opened;
   const engine::ObjectSummary& summary = object->summary();
   if (auto failed = evaluate_conditions(call, summary, "", true)) return send_error(call, *failed);
 

@@ -24,6 +24,9 @@ struct S3Options {
   std::chrono::seconds max_clock_skew{15 * 60};
   std::uint64_t max_object_size = 5ull << 30;  // S3's single-PUT limit
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+  // GET/HEAD of objects of at most http::kInlineBodyLimit bytes are answered on the connection's I/O thread
+  // (Handler::respond_inline). Only for a local store and a local key manager: nothing there waits on a network.
+  bool inline_small_reads = false;
 };
 
 class S3Handler final : public http::Handler {
@@ -32,6 +35,7 @@ class S3Handler final : public http::Handler {
             obs::AuditSink& audit);
   ~S3Handler() override;
   void handle(http::Request& request, http::ResponseWriter& response) override;
+  bool respond_inline(http::Request& request, http::ResponseWriter& response) override;
 
  private:
   struct Impl;

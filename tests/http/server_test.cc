@@ -2,6 +2,7 @@
 // malformed and oversized heads, unfinished responses, and the routing handler.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
@@ -316,6 +317,99 @@ TEST(HttpServer, ResponseHeadersCannotSplitTheResponse) {
   EXPECT_FALSE(r->header("Set-Cookie"));
   EXPECT_FALSE(r->header("X-Evil"));
   EXPECT_EQ(r->header("X-Good"), "fine");
+}
+
+// Answers GET /small inline ("inline:<path>"), declines everything else to handle() ("worker"); counts both.
+class InlineHandler final : public Handler {
+ public:
+  void handle(Request& req, ResponseWriter& res) override {
+    ++handled;
+    std::string body = "worker:" + std::string(req.path());
+    (void)respond(res, 200, "text/plain", body);
+  }
+  bool respond_inline(Request& req, ResponseWriter& res) override {
+    ++asked;
+    if (req.path() == "/small" || req.path() == "/head") {
+      (void)respond(res, 200, "text/plain", "inline:" + std::string(req.path()), {{"X-Path", "inline"}});
+      return true;
+    }
+    if (req.path() == "/too-big") {
+      refused_over_limit = !res.send_headers(kInlineBodyLimit + 1);
+      return true;  // answered nothing: the server's 500
+    }
+    if (req.path() == "/abort") {
+      (void)res.send_headers(100);
+      std::vector<std::uint8_t> half(50, 'h');
+      (void)res.body_sink().write(half);
+      res.abort();
+      return true;
+    }
+    return false;
+  }
+  std::atomic<int> handled{0}, asked{0};
+  std::atomic<bool> refused_over_limit{false};
+};
+
+TEST(HttpServer, InlineAnswersAreServedOnTheConnectionWithoutAWorker) {
+  InlineHandler handler;
+  RunningServer server({}, handler);
+  Client client(server.port());
+  for (int i = 0; i < 3; ++i) {  // keep-alive across inline answers
+    ASSERT_TRUE(client.send(request("GET", "/small")));
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "inline:/small");
+    EXPECT_EQ(r->header("X-Path"), "inline");
+    EXPECT_EQ(r->header("Content-Length"), "13");
+  }
+  ASSERT_TRUE(client.send(request("HEAD", "/head")));
+  auto head = client.read_response(true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->header("Content-Length"), "12");
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_EQ(handler.handled.load(), 0);
+  EXPECT_EQ(handler.asked.load(), 4);
+
+  // Declined: handle() answers on a worker, on the same connection.
+  ASSERT_TRUE(client.send(request("GET", "/other")));
+  auto declined = client.read_response();
+  ASSERT_TRUE(declined);
+  EXPECT_EQ(declined->body, "worker:/other");
+  EXPECT_EQ(handler.handled.load(), 1);
+
+  // A request with a body is never offered inline.
+  ASSERT_TRUE(client.send(request("PUT", "/small", "payload")));
+  auto put = client.read_response();
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->body, "worker:/small");
+  EXPECT_EQ(handler.asked.load(), 5);
+  EXPECT_EQ(handler.handled.load(), 2);
+}
+
+TEST(HttpServer, InlineAnswersKeepTheMeaningOfUnfinishedAndAbortedResponses) {
+  InlineHandler handler;
+  RunningServer server({}, handler);
+  {
+    Client client(server.port());
+    ASSERT_TRUE(client.send(request("GET", "/too-big")));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500);  // headers never sent: the server's own 500
+    EXPECT_TRUE(handler.refused_over_limit.load());
+  }
+  {
+    Client client(server.port());
+    ASSERT_TRUE(client.send(request("GET", "/abort")));
+    auto head = client.read_head();
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    std::string body;
+    ReadEnd end = client.read_body(*head, [&](std::string_view p) { body += p; });
+    EXPECT_EQ(end, ReadEnd::kReset) << to_string(end);
+    EXPECT_LE(body.size(), 50u);
+  }
+  EXPECT_EQ(handler.handled.load(), 0);
 }
 
 TEST(HttpServer, RoutingHandlerDispatchesExactPaths) {
