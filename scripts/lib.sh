@@ -9,13 +9,15 @@ BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libssl-dev libfmt-dev libcli11-dev libsqlite3-dev zlib1g-dev libexpected-dev
   libboost-dev nlohmann-json3-dev libpugixml-dev prometheus-cpp-dev libspdlog-dev libtomlplusplus-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libp11-kit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Packages the test suite needs on top: real S3 clients, promtool, the fuzzers' compiler, servers for the benches.
 TEST_PACKAGES=(
   clang libclang-rt-14-dev
-  prometheus awscli python3-boto3 python3-awscrt s3cmd rclone curl openssl
+  prometheus awscli python3-boto3 python3-awscrt s3cmd rclone curl openssl python3-pykmip
+  # A PKCS#11 token for the pkcs11 key manager's tests (tests/keys/pkcs11/), and pkcs11-tool to inspect it.
+  softhsm2 opensc
   # Upstream S3 stores for the gateway (tests/upstream/): Ceph RGW single-node, and node for s3rver (npm install).
   ceph-mon ceph-osd radosgw ceph-common uuid-runtime nodejs
 )

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "keys/kmip/kmip_key_manager.h"
 #include "keys/local/local_keyring.h"
+#include "keys/pkcs11/pkcs11_key_manager.h"
 
 namespace blobseal::keys {
 
@@ -88,6 +90,10 @@ std::vector<std::string> KeyManagerRegistry::names() const {
   return out;
 }
 
-void register_builtin_key_managers(KeyManagerRegistry& registry) { registry.add("local", create_local); }
+void register_builtin_key_managers(KeyManagerRegistry& registry) {
+  registry.add("local", create_local);
+  registry.add("kmip", create_kmip_key_manager);
+  registry.add("pkcs11", create_pkcs11_key_manager);
+}
 
 }  // namespace blobseal::keys
