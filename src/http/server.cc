@@ -24,6 +24,7 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -244,7 +245,12 @@ class Server::Impl {
 
   ServerOptions options_;
   Handler& handler_;
-  asio::io_context ioc_;
+  // One io_context per I/O thread, each run by its thread alone: a connection lives on one of them (assigned round
+  // robin at accept), so its coroutine never migrates between threads and the schedulers share no lock.
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  // Keeps each io_context running while it has no connection; released once the server has stopped.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;  // control_ only
+  std::size_t next_ioc_ = 0;  // control_ only
   // Serialises the acceptor, the signal set, the grace timer and the stop sequence.
   asio::strand<asio::io_context::executor_type> control_;
   tcp::acceptor acceptor_;
@@ -886,11 +892,19 @@ class Session {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+namespace {
+std::vector<std::unique_ptr<asio::io_context>> make_io_contexts(unsigned count) {
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  for (unsigned i = 0; i < count; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));
+  return iocs;
+}
+}  // namespace
+
 Server::Impl::Impl(ServerOptions options, Handler& handler)
     : options_(std::move(options)),
       handler_(handler),
-      ioc_(static_cast<int>(std::max(1u, options_.io_threads))),
-      control_(asio::make_strand(ioc_)),
+      iocs_(make_io_contexts(std::max(1u, options_.io_threads))),
+      control_(asio::make_strand(*iocs_.front())),
       acceptor_(control_),
       grace_timer_(control_),
       workers_(options_.worker_threads) {
@@ -925,7 +939,7 @@ Status Server::Impl::listen() {
       return make_error(ErrorCode::kInvalidArgument, "the TLS private key does not match the certificate");
   }
 
-  tcp::endpoint endpoint = BLOBSEAL_TRY(resolve_listen(ioc_, options_.listen));
+  tcp::endpoint endpoint = BLOBSEAL_TRY(resolve_listen(*iocs_.front(), options_.listen));
   error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -940,10 +954,11 @@ Status Server::Impl::listen() {
 }
 
 void Server::Impl::run() {
+  for (auto& ioc : iocs_) keep_running_.push_back(asio::make_work_guard(*ioc));
   asio::co_spawn(control_, accept_loop(), report_exception);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < options_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
-  ioc_.run();
+  for (std::size_t i = 1; i < iocs_.size(); ++i) threads.emplace_back([this, i] { iocs_[i]->run(); });
+  iocs_.front()->run();
   for (std::thread& t : threads) t.join();
   // Handlers whose connections were closed fail their next call at once; wait for them to return so that the
   // caller may tear down what they use.
@@ -975,6 +990,7 @@ void Server::Impl::stop(std::chrono::milliseconds grace) {
     acceptor_.close(ec);
     if (signals_) signals_->cancel(ec);
     auto live = live_connections();
+    if (live.empty()) keep_running_.clear();
     for (auto& c : live)
       asio::post(c->executor, [c] {
         c->draining = true;
@@ -996,12 +1012,16 @@ void Server::Impl::unregister(std::uint64_t id) {
     connections_.erase(id);
     none_left = connections_.empty();
   }
-  if (none_left && stopping_) asio::post(control_, [this] { grace_timer_.cancel(); });
+  if (none_left && stopping_)
+    asio::post(control_, [this] {
+      grace_timer_.cancel();
+      keep_running_.clear();
+    });
 }
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc_));
+    tcp::socket socket(iocs_[next_ioc_++ % iocs_.size()]->get_executor());
     error_code ec;
     co_await acceptor_.async_accept(socket, on_error(ec));
     if (stopping_) co_return;

@@ -166,11 +166,12 @@ Result<ObjectIndex::ReaderLease> ObjectIndex::lease_reader() {
 }
 
 Result<std::optional<IndexEntry>> ObjectIndex::find(std::string_view key) {
+  static const std::string sql = fmt::format("SELECT {} FROM objects WHERE key = ?1", kColumns);
   auto reader = BLOBSEAL_TRY(lease_reader());
-  auto query = BLOBSEAL_TRY(reader->prepare(fmt::format("SELECT {} FROM objects WHERE key = ?1", kColumns)));
-  query.bind_blob(1, as_bytes(key));
-  if (!BLOBSEAL_TRY(query.step())) return std::optional<IndexEntry>();
-  return std::optional<IndexEntry>(BLOBSEAL_TRY(read_entry(query)));
+  auto query = BLOBSEAL_TRY(reader->cached(sql));
+  query->bind_blob(1, as_bytes(key));
+  if (!BLOBSEAL_TRY(query->step())) return std::optional<IndexEntry>();
+  return std::optional<IndexEntry>(BLOBSEAL_TRY(read_entry(*query)));
 }
 
 Result<Replaced> ObjectIndex::upsert(const IndexEntry& entry, const std::optional<std::string>& if_generation_match) {

@@ -123,7 +123,20 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::stri
   return connection;
 }
 
-SqliteConnection::~SqliteConnection() { sqlite3_close(db_); }
+SqliteConnection::~SqliteConnection() {
+  cache_.clear();
+  sqlite3_close(db_);
+}
+
+Result<SqliteConnection::CachedStatement> SqliteConnection::cached(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    auto statement = BLOBSEAL_TRY(prepare(sql));
+    it = cache_.emplace(std::string(sql), std::make_unique<SqliteStatement>(std::move(statement))).first;
+  }
+  it->second->reset();
+  return CachedStatement(*it->second);
+}
 
 Result<SqliteStatement> SqliteConnection::prepare(std::string_view sql) {
   sqlite3_stmt* statement = nullptr;

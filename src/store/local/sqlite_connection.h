@@ -4,11 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/bytes.h"
 #include "core/error.h"
@@ -69,6 +72,25 @@ class SqliteConnection {
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   Result<SqliteStatement> prepare(std::string_view sql);
+
+  // A statement prepared once per connection (its SQL text is the key) and reused: ready for new bindings, and
+  // reset again when the lease ends, so that no read stays open on the database. For the hot queries.
+  class CachedStatement {
+   public:
+    explicit CachedStatement(SqliteStatement& statement) : statement_(&statement) {}
+    CachedStatement(CachedStatement&& other) noexcept : statement_(std::exchange(other.statement_, nullptr)) {}
+    CachedStatement& operator=(CachedStatement&&) = delete;
+    ~CachedStatement() {
+      if (statement_ != nullptr) statement_->reset();
+    }
+    SqliteStatement& operator*() { return *statement_; }
+    SqliteStatement* operator->() { return statement_; }
+
+   private:
+    SqliteStatement* statement_;
+  };
+  Result<CachedStatement> cached(std::string_view sql);
+
   // Runs one or more statements that return no rows we need (DDL, PRAGMA, BEGIN/COMMIT).
   Status execute(const std::string& sql);
   // Rows changed by the last INSERT/UPDATE/DELETE.
@@ -80,6 +102,7 @@ class SqliteConnection {
   SqliteConnection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> cache_;  // finalized before db_ closes
 };
 
 // A write transaction, begun with BEGIN IMMEDIATE so the write lock is taken (or waited for, up to the busy
