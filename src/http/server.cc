@@ -549,6 +549,30 @@ class Session {
     if (!r.headers_sent()) co_return;
     x.batching = true;
     x.step_result.reset();
+    const auto& declared = r.head().content_length;
+    if (r.finished() && !r.aborted() && declared && *declared == r.body().size()) {
+      // Complete and of the declared length: head and body leave in one write (one system call).
+      if (co_await begin_response(x, r.head())) {
+        auto& body = x.response->body();
+        body.data = x.no_body ? nullptr : const_cast<std::uint8_t*>(r.body().data());
+        body.size = x.no_body ? 0 : r.body().size();
+        body.more = false;
+        error_code ec;
+        lowest().expires_after(options_.body_timeout);
+        co_await bhttp::async_write(stream_, *x.serializer, on_error(ec));
+        body.data = nullptr;
+        body.size = 0;
+        if (ec) {
+          fail(x, ec, "writing the response");
+        } else {
+          if (!x.no_body) x.bytes_out += r.body().size();
+          x.finished = true;
+          x.ended = SteadyClock::now();
+        }
+      }
+      x.batching = false;
+      co_return;
+    }
     co_await send_headers(x, r.head());
     auto ok = [&] { return x.step_result && *x.step_result; };
     if (ok() && !r.body().empty()) co_await write_body(x, r.body());
@@ -626,9 +650,24 @@ class Session {
   }
 
   asio::awaitable<void> send_headers(Exchange& x, const internal::ResponseHead& head) {
+    if (!co_await begin_response(x, head)) co_return;
+    error_code ec;
+    lowest().expires_after(options_.body_timeout);
+    co_await bhttp::async_write_header(stream_, *x.serializer, on_error(ec));
+    if (ec) {
+      fail(x, ec, "writing the response headers");
+      done(x, make_error(*x.broken));
+      co_return;
+    }
+    done(x, std::size_t{0});
+  }
+
+  // Decides the status line and headers of a response and readies its serializer (nothing of it written yet,
+  // except a "100 Continue" that is owed first). False, with the operation completed, when it cannot go out.
+  asio::awaitable<bool> begin_response(Exchange& x, const internal::ResponseHead& head) {
     if (x.head_sent) {
       done(x, make_error(ErrorCode::kFailedPrecondition, "response headers were already sent"));
-      co_return;
+      co_return false;
     }
     x.head_sent = true;
     // A client that sent "Expect: 100-continue" with an empty body is still waiting for the interim response.
@@ -644,7 +683,7 @@ class Session {
       if (continue_ec) {
         fail(x, continue_ec, "sending 100 Continue");
         done(x, make_error(*x.broken));
-        co_return;
+        co_return false;
       }
     }
     int status = head.status;
@@ -685,15 +724,7 @@ class Session {
     res.keep_alive(keep);
     x.keep_alive = keep;
     x.serializer.emplace(res);
-    error_code ec;
-    lowest().expires_after(options_.body_timeout);
-    co_await bhttp::async_write_header(stream_, *x.serializer, on_error(ec));
-    if (ec) {
-      fail(x, ec, "writing the response headers");
-      done(x, make_error(*x.broken));
-      co_return;
-    }
-    done(x, std::size_t{0});
+    co_return true;
   }
 
   asio::awaitable<void> write_body(Exchange& x, std::span<const std::uint8_t> data) {
