@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "keys/awskms/awskms_key_manager.h"
 #include "keys/kmip/kmip_key_manager.h"
 #include "keys/local/local_keyring.h"
 #include "keys/pkcs11/pkcs11_key_manager.h"
@@ -92,6 +93,7 @@ std::vector<std::string> KeyManagerRegistry::names() const {
 
 void register_builtin_key_managers(KeyManagerRegistry& registry) {
   registry.add("local", create_local);
+  registry.add("awskms", create_awskms_key_manager);
   registry.add("kmip", create_kmip_key_manager);
   registry.add("pkcs11", create_pkcs11_key_manager);
 }

@@ -1,5 +1,7 @@
 #include "store/local/local_store.h"
 
+#include <cstring>
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -29,15 +31,41 @@ constexpr int kLookupAttempts = 8;
 
 class LocalStoredObject final : public StoredObject {
  public:
-  LocalStoredObject(ObjectInfo info, std::unique_ptr<FileSource> body)
+  LocalStoredObject(ObjectInfo info, std::unique_ptr<RandomAccessSource> body)
       : info_(std::move(info)), body_(std::move(body)) {}
   const ObjectInfo& info() const override { return info_; }
   RandomAccessSource& body() override { return *body_; }
 
  private:
   ObjectInfo info_;
-  std::unique_ptr<FileSource> body_;
+  std::unique_ptr<RandomAccessSource> body_;
 };
+
+// A body read whole at open: a small object then costs one read instead of one per stream header and batch.
+constexpr std::uint64_t kReadWholeBelow = 128 * 1024;
+
+class WholeBody final : public RandomAccessSource {
+ public:
+  explicit WholeBody(Bytes bytes) : bytes_(std::move(bytes)) {}
+  std::uint64_t size() const override { return bytes_.size(); }
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    if (offset >= bytes_.size()) return std::size_t{0};
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), bytes_.size() - offset));
+    std::memcpy(out.data(), bytes_.data() + offset, n);
+    return n;
+  }
+
+ private:
+  Bytes bytes_;
+};
+
+Result<std::unique_ptr<RandomAccessSource>> read_whole_if_small(std::unique_ptr<FileSource> file) {
+  if (file->size() > kReadWholeBelow) return std::unique_ptr<RandomAccessSource>(std::move(file));
+  Bytes bytes(static_cast<std::size_t>(file->size()));
+  std::size_t got = BLOBSEAL_TRY(read_full_at(*file, 0, bytes));
+  bytes.resize(got);  // a shorter file fails the reader's length checks, as it would have read by read
+  return std::unique_ptr<RandomAccessSource>(std::make_unique<WholeBody>(std::move(bytes)));
+}
 
 Status check_header(const Bytes& header) {
   if (header.size() > kMaxHeaderBytes)
@@ -166,7 +194,8 @@ Result<std::unique_ptr<StoredObject>> LocalStore::open(std::string_view key) {
         return make_error(ErrorCode::kDataLoss,
                           fmt::format("the data file of {:?} holds {} bytes; the index records {}", key,
                                       (*body)->size(), entry->info.body_size));
-      return std::unique_ptr<StoredObject>(new LocalStoredObject(std::move(entry->info), std::move(*body)));
+      auto source = BLOBSEAL_TRY(read_whole_if_small(std::move(*body)));
+      return std::unique_ptr<StoredObject>(new LocalStoredObject(std::move(entry->info), std::move(source)));
     }
     if (body.error().code() != ErrorCode::kNotFound) return make_error(body.error());
     // A row's file is unlinked only after the row stops naming it. The same row naming a missing file twice means
