@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -192,6 +193,31 @@ std::string string_to_sign(std::string_view timestamp, std::string_view scope, s
 std::string CredentialScope::to_string() const {
   return net::CredentialScope{date, region, service}.to_string();
 }
+
+namespace {
+
+// The derived signing key depends only on the secret and the scope (a date, region and service), so each thread
+// keeps the keys it derived: four HMACs saved per request. An entry is used only while its secret is the one given
+// (compared in constant time), so a changed secret derives afresh. Bounded, and zeroized as SecretBytes are.
+SecretBytes cached_signing_key(const SecretBytes& secret_key, const std::string& cache_key,
+                               const CredentialScope& scope) {
+  struct Entry {
+    SecretBytes secret;
+    SecretBytes signing_key;
+  };
+  constexpr std::size_t kMaxEntries = 64;
+  thread_local std::map<std::string, Entry, std::less<>> cache;
+  auto it = cache.find(cache_key);
+  if (it != cache.end() && it->second.secret.size() == secret_key.size() &&
+      crypto::constant_time_equal(it->second.secret.view(), secret_key.view()))
+    return it->second.signing_key.clone();
+  SecretBytes key = derive_signing_key(secret_key.view(), scope);
+  if (cache.size() >= kMaxEntries) cache.clear();
+  cache.insert_or_assign(cache_key, Entry{secret_key.clone(), key.clone()});
+  return key;
+}
+
+}  // namespace
 
 SecretBytes derive_signing_key(std::span<const std::uint8_t> secret_key, const CredentialScope& scope) {
   return net::derive_signing_key(secret_key, net::CredentialScope{scope.date, scope.region, scope.service});
@@ -414,7 +440,8 @@ Result<AuthResult> check_claim(const http::Request& request, const CredentialSto
     return fail(ErrorCode::kInvalidArgument, "InvalidArgument", "malformed escape in the query string");
 
   std::string scope = claim.credential.scope.to_string();
-  SecretBytes key = derive_signing_key(credential->secret_key.view(), claim.credential.scope);
+  SecretBytes key =
+      cached_signing_key(credential->secret_key, credential->access_key + "/" + scope, claim.credential.scope);
   auto provided = from_hex(claim.signature);
   if (!provided) return signature_mismatch();
 

@@ -101,6 +101,25 @@ TEST_F(Verify, WrongSecret) {
                  "SignatureDoesNotMatch");
 }
 
+// The verifier keeps derived signing keys per thread: a secret that changes under the same access key and scope
+// must take effect at once (the old secret refused, the new one accepted), on the same thread.
+TEST_F(Verify, ChangedSecretUnderTheSameAccessKeyTakesEffectAtOnce) {
+  auto signed_old = sign();
+  ASSERT_TRUE(verify(signed_old));  // fills the cache for this access key and scope
+  constexpr std::string_view kNewSecret = "rotated/Secret+Key/abcdef0123456789EXAMPLE";
+  CredentialStore rotated;
+  ASSERT_TRUE(rotated.add(std::string(kAccessKey), kNewSecret, "acme"));
+  FakeRequest old_request(signed_old.method, signed_old.target, signed_old.headers, signed_old.body);
+  auto refused = verify_signature(old_request, rotated, "us-east-1", amz_time(kTime), 15min);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason(), "SignatureDoesNotMatch");
+  auto signed_new = sign("PUT", "/bucket/dir/a%20key.txt?tagging=&x=1", "object body", {}, kNewSecret);
+  FakeRequest new_request(signed_new.method, signed_new.target, signed_new.headers, signed_new.body);
+  EXPECT_TRUE(verify_signature(new_request, rotated, "us-east-1", amz_time(kTime), 15min));
+  EXPECT_FALSE(verify(signed_new));  // and the original store still holds the old secret
+  EXPECT_TRUE(verify(signed_old));
+}
+
 TEST_F(Verify, UnknownAccessKey) {
   auto s = sign();
   for (auto& h : s.headers)
