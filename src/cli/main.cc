@@ -126,6 +126,13 @@ int main(int argc, char** argv) {
   serve->add_option("--virtual-host-suffix", serve_options.virtual_host_suffixes,
                     "Host suffix for virtual-hosted-style requests (bucket.SUFFIX); repeatable")
       ->envname("BLOBSEAL_VIRTUAL_HOST_SUFFIX");
+  serve_option("--kms", serve_options.kms,
+               "Key manager: local (the keyring file), pkcs11, kmip, vault or awskms (see docs/KMS.md)",
+               "BLOBSEAL_KMS");
+  serve->add_option("--kms-setting", serve_options.kms_settings,
+                    "A setting of the key manager, NAME=VALUE (e.g. module=/usr/lib/softhsm/libsofthsm2.so); "
+                    "repeatable")
+      ->envname("BLOBSEAL_KMS_SETTING");
   serve_option("--tls-cert", serve_options.tls_certificate, "TLS certificate chain (PEM); enables HTTPS",
                "BLOBSEAL_TLS_CERT");
   serve_option("--tls-key", serve_options.tls_private_key, "TLS private key (PEM)", "BLOBSEAL_TLS_KEY");

@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "http/server.h"
 #include "keys/local/local_keyring.h"
+#include "keys/registry.h"
 #include "obs/audit.h"
 #include "obs/json_lines_file_sink.h"
 #include "obs/metrics.h"
@@ -71,6 +72,32 @@ Result<std::unique_ptr<keys::KeyManager>> open_or_create_keyring(const ServeOpti
   auto opened = keys::LocalKeyring::open(path, keyring_options);
   if (!opened) return tl::unexpected(opened.error());
   return std::unique_ptr<keys::KeyManager>(std::move(*opened));
+}
+
+// The configured key manager: the local keyring (created on first start), or an external provider built by name
+// from its NAME=VALUE settings.
+Result<std::unique_ptr<keys::KeyManager>> open_key_manager(const ServeOptions& options, const std::string& path) {
+  if (options.kms.empty() || options.kms == "local") {
+    if (!options.kms_settings.empty())
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--kms-setting applies to an external key manager; the local keyring takes --keyring");
+    return open_or_create_keyring(options, path);
+  }
+  keys::KeyManagerConfig config;
+  for (std::size_t i = 0; i < options.kms_settings.size(); ++i) {
+    const std::string& setting = options.kms_settings[i];
+    auto eq = setting.find('=');
+    // Not echoed: a mistyped setting may be a PIN or a token.
+    if (eq == std::string::npos || eq == 0)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--kms-setting number {} is not NAME=VALUE", i + 1));
+    config[setting.substr(0, eq)] = setting.substr(eq + 1);
+  }
+  keys::KeyManagerRegistry registry;
+  keys::register_builtin_key_managers(registry);
+  auto manager = registry.create(options.kms, config);
+  if (!manager) return make_error(manager.error().with_context(fmt::format("key manager {:?}", options.kms)));
+  return manager;
 }
 
 // Gateway mode's store: the s3 store's settings from the serve options (credentials from the AWS environment).
@@ -201,7 +228,7 @@ int run_serve(const ServeOptions& options) {
   if (!aes)
     std::fprintf(stderr, "blobseal: warning: this CPU has no AES/PCLMUL instructions; sealing will be much slower\n");
 
-  auto key_manager = open_or_create_keyring(options, keyring_path);
+  auto key_manager = open_key_manager(options, keyring_path);
   if (!key_manager) return fail(key_manager.error().to_string());
 
   std::unique_ptr<store::ObjectStore> object_store;

@@ -35,6 +35,11 @@ struct ServeOptions {
   std::uint64_t max_object_bytes = 5ull << 30;
   unsigned shutdown_grace_seconds = 30;
   unsigned dual_read_versions = 0;
+  // The key manager: "local" (the keyring file above) or an external one, "pkcs11", "kmip", "vault" or "awskms",
+  // configured by NAME=VALUE settings (docs/KMS.md lists each provider's). Small reads are answered on the I/O
+  // threads only with "local".
+  std::string kms = "local";
+  std::vector<std::string> kms_settings;
   bool quiet = false;
 
   // Gateway mode: sealed objects in an upstream S3 bucket instead of the local store. The data directory then
