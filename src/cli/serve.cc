@@ -22,6 +22,7 @@
 #include "keys/local/local_keyring.h"
 #include "keys/registry.h"
 #include "obs/audit.h"
+#include "obs/instrumented_key_manager.h"
 #include "obs/json_lines_file_sink.h"
 #include "obs/metrics.h"
 #include "s3/credentials.h"
@@ -228,8 +229,23 @@ int run_serve(const ServeOptions& options) {
   if (!aes)
     std::fprintf(stderr, "blobseal: warning: this CPU has no AES/PCLMUL instructions; sealing will be much slower\n");
 
-  auto key_manager = open_key_manager(options, keyring_path);
-  if (!key_manager) return fail(key_manager.error().to_string());
+  std::unique_ptr<obs::AuditSink> audit;
+  if (audit_path == "off") {
+    audit = std::make_unique<obs::NullAuditSink>();
+  } else {
+    obs::JsonLinesFileSinkOptions sink_options;
+    sink_options.metrics = &metrics;
+    auto sink = obs::JsonLinesFileSink::open(audit_path == "-" ? "/dev/stdout" : audit_path, sink_options);
+    if (!sink) return fail(sink.error().to_string());
+    audit = std::move(*sink);
+  }
+
+  auto opened_key_manager = open_key_manager(options, keyring_path);
+  if (!opened_key_manager) return fail(opened_key_manager.error().to_string());
+  // Every key-manager call measured (kms_calls_total, kms_call_duration_seconds) and each failed wrap or unwrap
+  // audited, whatever the provider.
+  Result<std::unique_ptr<keys::KeyManager>> key_manager = std::unique_ptr<keys::KeyManager>(
+      std::make_unique<obs::InstrumentedKeyManager>(std::move(*opened_key_manager), metrics, *audit));
 
   std::unique_ptr<store::ObjectStore> object_store;
   store::S3Store* upstream = nullptr;
@@ -287,16 +303,6 @@ int run_serve(const ServeOptions& options) {
     std::fflush(stdout);
   }
 
-  std::unique_ptr<obs::AuditSink> audit;
-  if (audit_path == "off") {
-    audit = std::make_unique<obs::NullAuditSink>();
-  } else {
-    obs::JsonLinesFileSinkOptions sink_options;
-    sink_options.metrics = &metrics;
-    auto sink = obs::JsonLinesFileSink::open(audit_path == "-" ? "/dev/stdout" : audit_path, sink_options);
-    if (!sink) return fail(sink.error().to_string());
-    audit = std::move(*sink);
-  }
 
   s3::S3Options s3_options;
   s3_options.region = options.region;

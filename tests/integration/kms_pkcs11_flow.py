@@ -61,7 +61,14 @@ def main():
             assert part == bodies["large"][16000:5000001], "range of the large object differs"
             with urllib.request.urlopen(f"{server.endpoint}/ready", timeout=10) as ready:
                 assert ready.status == 200, f"/ready answered {ready.status}"
-            log("objects written and read through the HSM key manager; /ready is 200")
+            with urllib.request.urlopen(f"{server.endpoint}/metrics", timeout=10) as response:
+                metrics = response.read().decode()
+            for operation, least in (("generate_data_key", 3), ("unwrap", 5)):
+                series = f'kms_calls_total{{operation="{operation}",provider="pkcs11",status="ok"}}'
+                values = [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series)]
+                assert values and values[0] >= least, f"{series}: {values}, expected at least {least}"
+            assert "kms_call_duration_seconds_bucket" in metrics, "no kms latency histogram"
+            log("objects written and read through the HSM key manager; /ready is 200; kms_calls_total counts them")
             data_dir = server.data
             # Keep the store for the restart below (the harness removes its work directory on exit).
             shutil.copytree(data_dir, os.path.join(keyring_dir, "data"))
