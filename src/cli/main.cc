@@ -133,6 +133,14 @@ int main(int argc, char** argv) {
                     "A setting of the key manager, NAME=VALUE (e.g. module=/usr/lib/softhsm/libsofthsm2.so); "
                     "repeatable")
       ->envname("BLOBSEAL_KMS_SETTING");
+  serve_option("--kms-cache-entries", serve_options.kms_cache_entries,
+               "Cache up to this many unwrapped data keys (0: no cache). While the key manager is down, reads of "
+               "cached keys keep working; retiring a key version takes effect for them only as entries expire",
+               "BLOBSEAL_KMS_CACHE_ENTRIES");
+  serve_option("--kms-cache-ttl-seconds", serve_options.kms_cache_ttl_seconds, "Lifetime of a cached data key",
+               "BLOBSEAL_KMS_CACHE_TTL_SECONDS");
+  serve_option("--kms-cache-max-uses", serve_options.kms_cache_max_uses,
+               "Reads a cached data key serves before it is dropped (0: no limit)", "BLOBSEAL_KMS_CACHE_MAX_USES");
   serve_option("--tls-cert", serve_options.tls_certificate, "TLS certificate chain (PEM); enables HTTPS",
                "BLOBSEAL_TLS_CERT");
   serve_option("--tls-key", serve_options.tls_private_key, "TLS private key (PEM)", "BLOBSEAL_TLS_KEY");

@@ -19,6 +19,7 @@
 #include "crypto/primitives.h"
 #include "engine/engine.h"
 #include "http/server.h"
+#include "keys/caching_key_manager.h"
 #include "keys/local/local_keyring.h"
 #include "keys/registry.h"
 #include "obs/audit.h"
@@ -246,6 +247,15 @@ int run_serve(const ServeOptions& options) {
   // audited, whatever the provider.
   Result<std::unique_ptr<keys::KeyManager>> key_manager = std::unique_ptr<keys::KeyManager>(
       std::make_unique<obs::InstrumentedKeyManager>(std::move(*opened_key_manager), metrics, *audit));
+  if (options.kms_cache_entries > 0) {
+    // In front of the measured manager: kms_calls_total counts the calls that reach the key manager.
+    keys::DataKeyCacheOptions cache;
+    cache.max_entries = options.kms_cache_entries;
+    cache.ttl = std::chrono::seconds(options.kms_cache_ttl_seconds);
+    cache.max_uses = options.kms_cache_max_uses;
+    key_manager = std::unique_ptr<keys::KeyManager>(
+        std::make_unique<keys::CachingKeyManager>(std::move(*key_manager), std::move(cache)));
+  }
 
   std::unique_ptr<store::ObjectStore> object_store;
   store::S3Store* upstream = nullptr;

@@ -40,6 +40,10 @@ struct ServeOptions {
   // threads only with "local".
   std::string kms = "local";
   std::vector<std::string> kms_settings;
+  // The cache of unwrapped data keys (keys/caching_key_manager.h), off while kms_cache_entries is 0.
+  std::size_t kms_cache_entries = 0;
+  unsigned kms_cache_ttl_seconds = 300;
+  std::uint64_t kms_cache_max_uses = 1000;
   bool quiet = false;
 
   // Gateway mode: sealed objects in an upstream S3 bucket instead of the local store. The data directory then
