@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/rewrap.h"
 #include "cli/serve.h"
 #include "crypto/primitives.h"
 
@@ -94,6 +95,21 @@ int main(int argc, char** argv) {
   rm->add_option("keys", rm_keys, "Object keys")->required();
 
   VerifyCommand verify_command;
+  RewrapCommand rewrap_command;
+  auto* rewrap = app.add_subcommand(
+      "rewrap", "After a key rotation: rewrite the envelopes of objects not on the current key version (no data is "
+                "re-encrypted)");
+  rewrap->add_option("directory", rewrap_command.directory, "Store directory (default: --store)");
+  rewrap->add_option("--concurrency", rewrap_command.concurrency, "Objects rewrapped at once")->capture_default_str();
+  rewrap->add_option("--checkpoint", rewrap_command.checkpoint,
+                     "Progress file: an interrupted run resumes from it; removed once the walk completes");
+  rewrap->add_flag("--dry-run", rewrap_command.dry_run, "Count what would be rewrapped; write nothing");
+  rewrap->add_option("--batch", rewrap_command.batch, "Objects listed at a time; the checkpoint advances per batch")
+      ->capture_default_str();
+  rewrap->add_option("--rate", rewrap_command.rate, "At most this many objects per second (0: no limit)")
+      ->capture_default_str();
+  rewrap->add_option("--audit-log", rewrap_command.audit_log, "Audit log, one JSON line per rewrapped or failed object");
+  rewrap->add_flag("--json", rewrap_command.json, "JSON report");
   auto* verify = app.add_subcommand("verify", "Scrub a store: decrypt and check every chunk of every object");
   verify->add_option("directory", verify_command.directory, "Store directory (default: --store)");
   verify->add_flag("--json", verify_command.json, "JSON report");
@@ -255,5 +271,6 @@ int main(int argc, char** argv) {
   if (ls->parsed()) return run_ls(global, ls_command);
   if (rm->parsed()) return run_rm(global, rm_keys);
   if (verify->parsed()) return run_verify(global, verify_command);
+  if (rewrap->parsed()) return run_rewrap(global, rewrap_command);
   return 2;
 }

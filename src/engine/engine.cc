@@ -26,6 +26,9 @@ void set_metadata(seal::Metadata& metadata, std::string_view name, std::string v
 }
 
 // The store key of an API location; internal records (bucket names starting with '.') are unreachable.
+// The location the index-key record's data key is bound to.
+const Location kIndexKeyLocation{"", ".blobseal", "index-key"};
+
 Result<std::string> checked_storage_key(const Location& location) {
   if (location.bucket.starts_with('.') || location.bucket.find('/') != std::string::npos)
     return make_error(ErrorCode::kInvalidArgument, "invalid bucket name", "InvalidBucketName");
@@ -223,6 +226,28 @@ Result<ObjectSummary> Engine::update_metadata(const Location& location,
 
 Result<bool> Engine::rewrap(const Location& location) {
   std::string key = BLOBSEAL_TRY(checked_storage_key(location));
+  return rewrap_record(key, location);
+}
+
+Result<std::optional<bool>> Engine::rewrap_stored(std::string_view storage_key) {
+  if (storage_key == kIndexKeyRecordName)
+    return std::optional<bool>(BLOBSEAL_TRY(rewrap_record(std::string(storage_key), kIndexKeyLocation)));
+  auto location = location_of(storage_key);
+  if (!location) return std::optional<bool>();  // other internal records hold no data key of their own
+  location->tenant = BLOBSEAL_TRY(tenant_of(location->bucket));  // bound into the wrapping with bucket and key
+  return std::optional<bool>(BLOBSEAL_TRY(rewrap_record(std::string(storage_key), *location)));
+}
+
+Result<std::optional<bool>> Engine::needs_rewrap_stored(std::string_view storage_key) {
+  if (storage_key != kIndexKeyRecordName && !location_of(storage_key)) return std::optional<bool>();
+  auto info = BLOBSEAL_TRY(store_.head(storage_key));
+  auto parsed = BLOBSEAL_TRY(seal::parse_envelope(info.header));
+  keys::WrappedKey current{parsed.envelope.key.provider, parsed.envelope.key.key_id, parsed.envelope.key.version,
+                           parsed.envelope.key.wrapped_dek};
+  return std::optional<bool>(BLOBSEAL_TRY(keys_.needs_rewrap(current)));
+}
+
+Result<bool> Engine::rewrap_record(const std::string& key, const Location& location) {
   auto info = BLOBSEAL_TRY(store_.head(key));
   auto parsed = BLOBSEAL_TRY(seal::parse_envelope(info.header));
   keys::WrappedKey current{parsed.envelope.key.provider, parsed.envelope.key.key_id, parsed.envelope.key.version,
@@ -240,7 +265,7 @@ Result<bool> Engine::rewrap(const Location& location) {
 // ---- the index key: ETags in listings without a key-manager call per object ----------------------------------
 
 namespace {
-constexpr std::string_view kIndexKeyRecord = ".blobseal/index-key";
+constexpr std::string_view kIndexKeyRecord = kIndexKeyRecordName;
 constexpr std::string_view kListingEtagLabel = "blobseal.dev/listing-etag@v1";
 
 Bytes listing_aad(std::string_view storage_key) {
@@ -255,7 +280,7 @@ Bytes listing_aad(std::string_view storage_key) {
 Result<const SecretBytes*> Engine::index_key() {
   std::lock_guard lock(index_key_mutex_);
   if (index_key_) return &*index_key_;
-  const Location where{"", ".blobseal", "index-key"};
+  const Location& where = kIndexKeyLocation;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto info = store_.head(kIndexKeyRecord);
     if (info) {

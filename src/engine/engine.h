@@ -26,6 +26,8 @@ namespace blobseal::engine {
 
 // Where the store keeps one record per bucket (the bucket's name after the prefix).
 inline constexpr std::string_view kBucketRegistryPrefix = ".blobseal/buckets/";
+// The record holding the key that seals listing ETags, and the location its data key is bound to.
+inline constexpr std::string_view kIndexKeyRecordName = ".blobseal/index-key";
 
 using seal::Location;
 
@@ -162,6 +164,11 @@ class Engine {
   // Rewrites the envelope of an object whose data key is not under the current key version (envelope only; no
   // data is touched). Returns true when it rewrote, false when already current.
   Result<bool> rewrap(const Location& location);
+  // The same by storage key, for a walk over the store (blobseal rewrap): objects and the index-key record. nullopt
+  // for internal records that hold no data key of their own (bucket records, multipart bookkeeping).
+  Result<std::optional<bool>> rewrap_stored(std::string_view storage_key);
+  // Whether rewrap_stored would rewrite the record (for a dry run); nullopt as there.
+  Result<std::optional<bool>> needs_rewrap_stored(std::string_view storage_key);
 
   // ---- buckets (records under .blobseal/buckets/) ----
   // AlreadyExists with reason "BucketAlreadyOwnedByYou" or "BucketAlreadyExists".
@@ -204,6 +211,7 @@ class Engine {
                                   const std::function<void(std::uint64_t objects, std::uint64_t bytes)>& progress = {});
 
  private:
+  Result<bool> rewrap_record(const std::string& storage_key, const Location& location);
   struct Unsealed {
     seal::Envelope envelope;
     seal::EnvelopeContents contents;
