@@ -9,6 +9,7 @@
 #include "keys/kmip/kmip_key_manager.h"
 #include "keys/local/local_keyring.h"
 #include "keys/pkcs11/pkcs11_key_manager.h"
+#include "keys/vault/vault_key_manager.h"
 
 namespace blobseal::keys {
 
@@ -96,6 +97,7 @@ void register_builtin_key_managers(KeyManagerRegistry& registry) {
   registry.add("awskms", create_awskms_key_manager);
   registry.add("kmip", create_kmip_key_manager);
   registry.add("pkcs11", create_pkcs11_key_manager);
+  registry.add("vault", create_vault_key_manager);
 }
 
 }  // namespace blobseal::keys

@@ -40,7 +40,7 @@ class RegistryTest : public ::testing::Test {
 };
 
 TEST_F(RegistryTest, LocalIsRegistered) {
-  EXPECT_THAT(registry_.names(), ::testing::IsSupersetOf({"local", "pkcs11", "kmip", "awskms"}));
+  EXPECT_THAT(registry_.names(), ::testing::IsSupersetOf({"local", "pkcs11", "kmip", "awskms", "vault"}));
   auto unknown = registry_.create("no-such-provider", {});
   ASSERT_TRUE(fails_with(unknown, ErrorCode::kNotFound));
   EXPECT_THAT(message_of(unknown), ::testing::StartsWith("unknown key manager \"no-such-provider\" (known: "));
