@@ -14,29 +14,20 @@
 #include <fmt/format.h>
 
 #include "keys/awskms/awskms_key_manager.h"
+#include "keys/provider_settings.h"
 
 namespace blobseal::keys {
 
 namespace {
 
-tl::unexpected<Error> bad_setting(std::string_view what) {
-  return make_error(ErrorCode::kInvalidArgument, fmt::format("key manager \"awskms\": {}", what));
-}
+constexpr ProviderSettings kSettings("awskms");
 
+tl::unexpected<Error> bad_setting(std::string_view what) { return kSettings.invalid(what); }
 Result<std::uint64_t> parse_number(const std::string& name, const std::string& value, std::uint64_t min,
                                    std::uint64_t max) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n < min || n > max)
-    return bad_setting(fmt::format("{} must be an integer from {} to {}, not \"{}\"", name, min, max, value));
-  return n;
+  return kSettings.number(name, value, min, max);
 }
-
-Result<bool> parse_bool(const std::string& name, const std::string& value) {
-  if (value == "true" || value == "1" || value == "yes") return true;
-  if (value == "false" || value == "0" || value == "no") return false;
-  return bad_setting(fmt::format("{} must be true or false, not \"{}\"", name, value));
-}
+Result<bool> parse_bool(const std::string& name, const std::string& value) { return kSettings.flag(name, value); }
 
 std::optional<std::string> env(const char* name) {
   const char* value = std::getenv(name);

@@ -3,29 +3,20 @@
 
 #include <fmt/format.h>
 
+#include "keys/provider_settings.h"
 #include "keys/vault/vault_key_manager.h"
 
 namespace blobseal::keys {
 
 namespace {
 
-tl::unexpected<Error> bad_setting(std::string_view what) {
-  return make_error(ErrorCode::kInvalidArgument, fmt::format("key manager \"vault\": {}", what));
-}
+constexpr ProviderSettings kSettings("vault");
 
+tl::unexpected<Error> bad_setting(std::string_view what) { return kSettings.invalid(what); }
 Result<std::uint64_t> parse_number(const std::string& name, const std::string& value, std::uint64_t max) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n > max)
-    return bad_setting(fmt::format("{} must be an integer from 0 to {}, not \"{}\"", name, max, value));
-  return n;
+  return kSettings.number(name, value, 0, max);
 }
-
-Result<bool> parse_bool(const std::string& name, const std::string& value) {
-  if (value == "true" || value == "1" || value == "yes") return true;
-  if (value == "false" || value == "0" || value == "no") return false;
-  return bad_setting(fmt::format("{} must be true or false, not \"{}\"", name, value));
-}
+Result<bool> parse_bool(const std::string& name, const std::string& value) { return kSettings.flag(name, value); }
 
 }  // namespace
 
