@@ -85,16 +85,7 @@ Result<std::unique_ptr<keys::KeyManager>> open_key_manager(const ServeOptions& o
                         "--kms-setting applies to an external key manager; the local keyring takes --keyring");
     return open_or_create_keyring(options, path);
   }
-  keys::KeyManagerConfig config;
-  for (std::size_t i = 0; i < options.kms_settings.size(); ++i) {
-    const std::string& setting = options.kms_settings[i];
-    auto eq = setting.find('=');
-    // Not echoed: a mistyped setting may be a PIN or a token.
-    if (eq == std::string::npos || eq == 0)
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("--kms-setting number {} is not NAME=VALUE", i + 1));
-    config[setting.substr(0, eq)] = setting.substr(eq + 1);
-  }
+  auto config = BLOBSEAL_TRY(keys::parse_key_manager_settings(options.kms_settings));
   keys::KeyManagerRegistry registry;
   keys::register_builtin_key_managers(registry);
   auto manager = registry.create(options.kms, config);

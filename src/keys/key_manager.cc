@@ -8,6 +8,7 @@ std::string_view to_string(KeyVersionState state) {
     case KeyVersionState::kActive: return "active";
     case KeyVersionState::kExpired: return "expired";
     case KeyVersionState::kRetired: return "retired";
+    case KeyVersionState::kDestroyed: return "destroyed";
   }
   return "unknown";
 }

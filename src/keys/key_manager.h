@@ -35,6 +35,7 @@ enum class KeyVersionState {
   kActive,    // readable, inside the dual-read window
   kExpired,   // still in the keyring but outside the dual-read window: unwrap refuses it
   kRetired,   // retired by the operator: unwrap refuses it
+  kDestroyed, // its key material was destroyed: nothing wrapped under it can ever be unwrapped again
 };
 
 struct KeyVersionInfo {
@@ -51,6 +52,21 @@ struct KeyInfo {
 };
 
 std::string_view to_string(KeyVersionState state);
+
+// Changing keys (the `blobseal keys` commands), offered by the key managers that can: the local keyring, PKCS#11 and
+// KMIP. Running servers see a change within their provider's refresh interval. An empty key_id means the default key.
+class KeyAdministration {
+ public:
+  virtual ~KeyAdministration() = default;
+  // Adds a version with fresh material to `key_id`; it becomes current for new wraps. Returns its number.
+  virtual Result<std::uint32_t> rotate(std::string_view key_id = {}) = 0;
+  // Data keys wrapped under a retired version stop unwrapping. FailedPrecondition for the current version (rotate
+  // first); a no-op for a retired one.
+  virtual Status retire(std::string_view key_id, std::uint32_t version) = 0;
+  // Destroys a retired version's material for good: data keys wrapped under it can never be unwrapped again.
+  // FailedPrecondition unless the version is retired; NotFound for an unknown or already destroyed one.
+  virtual Status destroy(std::string_view key_id, std::uint32_t version) = 0;
+};
 
 class KeyManager {
  public:
@@ -79,6 +95,9 @@ class KeyManager {
 
   // OK when the manager can wrap and unwrap right now.
   virtual Status health() = 0;
+
+  // The manager's key administration, or nullptr when its keys are managed in the provider itself (Vault, AWS KMS).
+  virtual KeyAdministration* administration() { return nullptr; }
 };
 
 }  // namespace blobseal::keys

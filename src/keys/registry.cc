@@ -92,6 +92,18 @@ std::vector<std::string> KeyManagerRegistry::names() const {
   return out;
 }
 
+Result<KeyManagerConfig> parse_key_manager_settings(const std::vector<std::string>& settings) {
+  KeyManagerConfig config;
+  for (std::size_t i = 0; i < settings.size(); ++i) {
+    const std::string& setting = settings[i];
+    auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("--kms-setting number {} is not NAME=VALUE", i + 1));
+    config[setting.substr(0, eq)] = setting.substr(eq + 1);
+  }
+  return config;
+}
+
 void register_builtin_key_managers(KeyManagerRegistry& registry) {
   registry.add("local", create_local);
   registry.add("awskms", create_awskms_key_manager);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "keys/key_manager.h"
 
@@ -24,6 +25,10 @@ class KeyManagerRegistry {
  private:
   std::map<std::string, KeyManagerFactory> factories_;
 };
+
+// Parses `--kms-setting NAME=VALUE` arguments into a config. InvalidArgument naming the setting's position, never
+// its text (a mistyped setting may be a PIN or a token).
+Result<KeyManagerConfig> parse_key_manager_settings(const std::vector<std::string>& settings);
 
 // Registers "local" (keyring file, or BLOB_KEY when no file is configured).
 void register_builtin_key_managers(KeyManagerRegistry& registry);

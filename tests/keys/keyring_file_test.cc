@@ -153,6 +153,25 @@ INSTANTIATE_TEST_SUITE_P(
                       "\"dual_read_versions\" must be a non-negative integer", ""},
         MalformedCase{"RetiredNotANumber", edited([](json& d) { first_version(d)["retired"] = "yesterday"; }),
                       "key \"default\" version 1: \"retired\" must be null or Unix seconds", ""},
+        MalformedCase{"DestroyedNotANumber",
+                      edited([](json& d) {
+                        first_version(d)["retired"] = 1;
+                        first_version(d).erase("material");
+                        first_version(d)["destroyed"] = "today";
+                      }),
+                      "key \"default\" version 1: \"destroyed\" must be null or Unix seconds", ""},
+        MalformedCase{"DestroyedButMaterialKept",
+                      edited([](json& d) {
+                        first_version(d)["retired"] = 1;
+                        first_version(d)["destroyed"] = 2;
+                      }),
+                      "key \"default\" version 1 is destroyed but still has \"material\"", ""},
+        MalformedCase{"DestroyedButNotRetired",
+                      edited([](json& d) {
+                        first_version(d).erase("material");
+                        first_version(d)["destroyed"] = 2;
+                      }),
+                      "key \"default\" version 1 is destroyed but not retired", ""},
         MalformedCase{"CreatedFloat", edited([](json& d) { first_version(d)["created"] = 1.5; }),
                       "key \"default\" version 1: \"created\" must be Unix seconds", ""}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });

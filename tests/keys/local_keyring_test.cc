@@ -274,6 +274,68 @@ TEST_F(KeyringTest, RetiredVersionIsRefusedWithTheExactMessageUntilUnretired) {
   EXPECT_TRUE(ok(keyring->unretire("default", 1)));
 }
 
+TEST_F(KeyringTest, DestroyErasesARetiredVersionsMaterialForGood) {
+  auto keyring = create();
+  ASSERT_NE(keyring, nullptr);
+  auto v1 = keyring->generate_data_key(aad_for("a"));
+  ASSERT_TRUE(ok(v1));
+  std::string material_v1 = nlohmann::json::parse(read_text(path()))["keys"]["default"]["versions"][0]["material"];
+  ASSERT_TRUE(ok(keyring->rotate()));
+  auto v2 = keyring->generate_data_key(aad_for("b"));
+  ASSERT_TRUE(ok(v2));
+
+  // Only a retired version can be destroyed: the current one, and an active one, are refused as they are.
+  auto early = keyring->destroy("default", 1);
+  ASSERT_TRUE(fails_with(early, ErrorCode::kFailedPrecondition));
+  EXPECT_EQ(message_of(early),
+            "key \"default\" version 1 is not retired; rewrap objects off it (blobseal rewrap), retire it (blobseal "
+            "keys retire default 1), then destroy it");
+  EXPECT_TRUE(fails_with(keyring->destroy("default", 2), ErrorCode::kFailedPrecondition));
+  EXPECT_TRUE(ok(keyring->unwrap(v1->wrapped, aad_for("a")))) << "a refused destroy changed the keyring";
+
+  ASSERT_TRUE(ok(keyring->retire("default", 1)));
+  ASSERT_TRUE(ok(keyring->destroy("default", 1)));
+  EXPECT_EQ(state_of(*keyring, "default", 1), KeyVersionState::kDestroyed);
+  EXPECT_EQ(file_mode(path()), 0600);
+  std::string text = read_text(path());
+  EXPECT_EQ(text.find(material_v1), std::string::npos) << "the destroyed material is still in the keyring file";
+  auto version1 = nlohmann::json::parse(text)["keys"]["default"]["versions"][0];
+  EXPECT_FALSE(version1.contains("material"));
+  EXPECT_TRUE(version1.at("destroyed").is_number_integer());
+
+  auto gone = keyring->unwrap(v1->wrapped, aad_for("a"));
+  ASSERT_TRUE(fails_with(gone, ErrorCode::kNotFound));
+  EXPECT_EQ(message_of(gone),
+            "key \"default\" version 1 was destroyed (blobseal keys destroy): data keys wrapped under it can never be "
+            "unwrapped again");
+  EXPECT_TRUE(ok(keyring->unwrap(v2->wrapped, aad_for("b")))) << "destroying version 1 harmed version 2";
+  EXPECT_TRUE(fails_with(keyring->destroy("default", 1), ErrorCode::kNotFound));
+  EXPECT_TRUE(fails_with(keyring->unretire("default", 1), ErrorCode::kFailedPrecondition));
+
+  // Another process sees the destroyed version; a later rotation never reuses its number.
+  auto other = open();
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(fails_with(other->unwrap(v1->wrapped, aad_for("a")), ErrorCode::kNotFound));
+  auto v3 = other->rotate();
+  ASSERT_TRUE(ok(v3));
+  EXPECT_EQ(*v3, 3u);
+  EXPECT_EQ(versions_on_disk(), (std::vector<std::uint32_t>{1, 2, 3}));
+}
+
+TEST_F(KeyringTest, TheKeyringIsItsOwnAdministration) {
+  auto keyring = create();
+  ASSERT_NE(keyring, nullptr);
+  KeyManager& manager = *keyring;
+  KeyAdministration* admin = manager.administration();
+  ASSERT_NE(admin, nullptr);
+  auto v2 = admin->rotate();
+  ASSERT_TRUE(ok(v2));
+  EXPECT_EQ(*v2, 2u);
+  EXPECT_TRUE(ok(admin->retire("default", 1)));
+  EXPECT_TRUE(ok(admin->destroy("default", 1)));
+  EXPECT_EQ(state_of(*keyring, "default", 1), KeyVersionState::kDestroyed);
+}
+
 TEST_F(KeyringTest, RetiringTheCurrentVersionIsRefused) {
   auto keyring = create();
   ASSERT_NE(keyring, nullptr);

@@ -564,7 +564,11 @@ Status KmipKeyManager::destroy(std::string_view key_id, std::uint32_t version) {
   if (current != nullptr && current->version == version)
     return make_error(ErrorCode::kFailedPrecondition,
                       fmt::format("key \"{}\" version {} is the current version: rotate first", name, version));
-  if (entry->state == ObjectState::kActive) BLOBSEAL_TRY_STATUS(retire(name, version));
+  if (entry->state == ObjectState::kActive)
+    return make_error(ErrorCode::kFailedPrecondition,
+                      fmt::format("key \"{}\" version {} is not retired; rewrap objects off it (blobseal rewrap), "
+                                  "retire it (blobseal keys retire {} {}), then destroy it",
+                                  name, version, name, version));
   auto destroyed = impl_->call(Operation::kDestroy, kmip::unique_identifier_payload(entry->unique_identifier));
   impl_->forget(name);
   if (!destroyed)

@@ -55,7 +55,7 @@ struct KmipKeyManagerOptions {
   std::chrono::milliseconds refresh_interval{30000};
 };
 
-class KmipKeyManager final : public KeyManager {
+class KmipKeyManager final : public KeyManager, public KeyAdministration {
  public:
   // Validates the options and loads the TLS material. Contacts the server only when `create_default_key` is set,
   // so a server that is down at start-up shows in health() and in failing calls, not here.
@@ -74,6 +74,7 @@ class KmipKeyManager final : public KeyManager {
   // One Get Attributes of the default key's current version: OK when the server answers and that version is
   // Active.
   Status health() override;
+  KeyAdministration* administration() override { return this; }
 
   // Management. An empty key_id means the default key.
 
@@ -81,13 +82,13 @@ class KmipKeyManager final : public KeyManager {
   // for a bad name (1..64 characters from [A-Za-z0-9._-]).
   Result<std::uint32_t> create_key(std::string_view key_id = {});
   // Creates and activates the next version of `key_id`, which becomes current; returns its number.
-  Result<std::uint32_t> rotate(std::string_view key_id = {});
+  Result<std::uint32_t> rotate(std::string_view key_id = {}) override;
   // Revokes a version on the server (reason Cessation of Operation): it stops unwrapping, for this and every other
   // blobseal node. FailedPrecondition for the current version (rotate first); a retired version is left as it is.
-  Status retire(std::string_view key_id, std::uint32_t version);
-  // Revokes (when still Active) and destroys a version's key on the server. Data keys wrapped under it are lost
-  // for good: rewrap first. FailedPrecondition for the current version.
-  Status destroy(std::string_view key_id, std::uint32_t version);
+  Status retire(std::string_view key_id, std::uint32_t version) override;
+  // Destroys a retired (revoked) version's key on the server. Data keys wrapped under it are lost for good: rewrap
+  // first. FailedPrecondition unless the version is retired; NotFound once destroyed.
+  Status destroy(std::string_view key_id, std::uint32_t version) override;
 
  private:
   class Impl;

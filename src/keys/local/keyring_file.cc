@@ -168,6 +168,11 @@ class KeyringParser {
         if (!v.is_number_integer())
           return fail(fmt::format("{}: \"retired\" must be null or Unix seconds", where));
         entry.retired_unix = v.get<std::int64_t>();
+      } else if (field == "destroyed") {
+        if (v.is_null()) continue;
+        if (!v.is_number_integer())
+          return fail(fmt::format("{}: \"destroyed\" must be null or Unix seconds", where));
+        entry.destroyed_unix = v.get<std::int64_t>();
       } else if (field == "material") {
         if (!v.is_string())
           return fail(fmt::format("{}: \"material\" must be a base64 string of 32 bytes", where));
@@ -179,7 +184,12 @@ class KeyringParser {
         return fail(fmt::format("unknown field {} in {}", quote_name(field), where));
       }
     }
-    if (!has_material) return fail(fmt::format("{} has no \"material\"", where));
+    if (entry.destroyed_unix) {
+      if (has_material) return fail(fmt::format("{} is destroyed but still has \"material\"", where));
+      if (!entry.retired_unix) return fail(fmt::format("{} is destroyed but not retired", where));
+    } else if (!has_material) {
+      return fail(fmt::format("{} has no \"material\"", where));
+    }
     return entry;
   }
 
@@ -209,6 +219,7 @@ const KeyVersionEntry* KeyEntry::current() const {
 }
 
 KeyVersionState KeyEntry::state_of(const KeyVersionEntry& entry, unsigned window) const {
+  if (entry.destroyed_unix) return KeyVersionState::kDestroyed;
   if (entry.retired_unix) return KeyVersionState::kRetired;
   // Rank among non-retired versions, newest first.
   unsigned rank = 0;
@@ -314,6 +325,10 @@ SecretBytes serialize_keyring(const KeyringContents& contents) {
       first_version = false;
       if (v.retired_unix) fmt::format_to(it, "{}", *v.retired_unix);
       else fmt::format_to(it, "null");
+      if (v.destroyed_unix) {
+        fmt::format_to(it, ", \"destroyed\": {}}}", *v.destroyed_unix);
+        continue;
+      }
       std::string material = to_base64(v.material.view());
       fmt::format_to(it, ", \"material\": \"{}\"}}", material);
       secure_zero(material.data(), material.size());

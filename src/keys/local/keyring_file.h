@@ -21,8 +21,10 @@
 //   0 accepts every non-retired version.
 // - key names: 1..64 characters from [A-Za-z0-9._-]. Every key has at least one version.
 // - "version" (required): 1..2^32-1, unique within the key. "created"/"retired" (optional): Unix seconds, retired
-//   null or absent when the version is not retired. "material" (required): standard base64, with padding, of exactly
-//   32 bytes (the AES-256-GCM key-encryption key).
+//   null or absent when the version is not retired. "material" (required unless destroyed): standard base64, with
+//   padding, of exactly 32 bytes (the AES-256-GCM key-encryption key).
+// - "destroyed" (optional): Unix seconds when `blobseal keys destroy` erased the version's material. A destroyed
+//   version keeps its number (never reused) and its dates, has no "material", and must be retired.
 // - Unknown fields are refused (a typo such as "dual_read_version" must not silently change behaviour).
 //
 // The current version of a key is its highest non-retired version: new wraps use it, and it cannot be retired
@@ -52,7 +54,8 @@ struct KeyVersionEntry {
   std::uint32_t version = 0;
   std::int64_t created_unix = 0;
   std::optional<std::int64_t> retired_unix;
-  SecretBytes material;  // 32 bytes
+  SecretBytes material;  // 32 bytes; empty once destroyed
+  std::optional<std::int64_t> destroyed_unix;  // set: the material is gone and the version is retired
 };
 
 struct KeyEntry {

@@ -271,6 +271,11 @@ Result<SecretBytes> LocalKeyring::unwrap(const WrappedKey& wrapped, ByteSpan ass
 
   unsigned window = impl_->window(*contents);
   switch (key->state_of(*version, window)) {
+    case KeyVersionState::kDestroyed:
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("key \"{}\" version {} was destroyed (blobseal keys destroy): data keys wrapped "
+                                    "under it can never be unwrapped again",
+                                    wrapped.key_id, wrapped.version));
     case KeyVersionState::kRetired: {
       const KeyVersionEntry* current = key->current();
       if (current == nullptr)
@@ -416,7 +421,31 @@ Status LocalKeyring::unretire(std::string_view key_id, std::uint32_t version) {
     if (key == nullptr) return impl_->unknown_key(contents, name);
     KeyVersionEntry* entry = key->find(version);
     if (entry == nullptr) return impl_->unknown_version(name, *key, version);
+    if (entry->destroyed_unix)
+      return make_error(ErrorCode::kFailedPrecondition,
+                        fmt::format("key \"{}\" version {} was destroyed and cannot be un-retired", name, version));
     entry->retired_unix.reset();
+    return {};
+  });
+}
+
+Status LocalKeyring::destroy(std::string_view key_id, std::uint32_t version) {
+  return impl_->mutate([&](KeyringContents& contents) -> Status {
+    std::string name = key_id.empty() ? contents.default_key : std::string(key_id);
+    KeyEntry* key = contents.find(name);
+    if (key == nullptr) return impl_->unknown_key(contents, name);
+    KeyVersionEntry* entry = key->find(version);
+    if (entry == nullptr) return impl_->unknown_version(name, *key, version);
+    if (entry->destroyed_unix)
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("key \"{}\" version {} is already destroyed", name, version));
+    if (!entry->retired_unix)
+      return make_error(ErrorCode::kFailedPrecondition,
+                        fmt::format("key \"{}\" version {} is not retired; rewrap objects off it (blobseal rewrap), "
+                                    "retire it (blobseal keys retire {} {}), then destroy it",
+                                    name, version, name, version));
+    entry->material = SecretBytes();  // the old buffer is wiped as it is dropped
+    entry->destroyed_unix = now_unix();
     return {};
   });
 }

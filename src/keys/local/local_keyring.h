@@ -40,7 +40,7 @@ struct LocalKeyringOptions {
   std::chrono::milliseconds reload_interval{1000};
 };
 
-class LocalKeyring final : public KeyManager {
+class LocalKeyring final : public KeyManager, public KeyAdministration {
  public:
   // Creates a keyring file (0600) with one key, `options.initial_key`, at version 1 with fresh random material.
   // AlreadyExists when `path` exists: a keyring is never overwritten.
@@ -69,19 +69,25 @@ class LocalKeyring final : public KeyManager {
   // OK when the keyring file is readable and valid as it is now, and the default key has a current version that
   // wraps and unwraps.
   Status health() override;
+  KeyAdministration* administration() override { return this; }
 
   // Management (the `blobseal keys` commands). Each is one locked, atomic read-modify-write of the file, seen at
   // once by this instance and within `reload_interval` by other processes. An empty key_id means the default key.
 
   // Adds a version with fresh random material to `key_id`; it becomes current. Returns its number.
-  Result<std::uint32_t> rotate(std::string_view key_id = {});
+  Result<std::uint32_t> rotate(std::string_view key_id = {}) override;
   // Adds a key with version 1. AlreadyExists if the name is taken; InvalidArgument for a bad name
   // (1..64 characters from [A-Za-z0-9._-]).
   Status add_key(std::string_view key_id);
   // Retires a version: data keys wrapped under it stop unwrapping. FailedPrecondition for the current version
   // (rotate first); retiring a retired version is a no-op.
-  Status retire(std::string_view key_id, std::uint32_t version);
-  // Makes a retired version readable again; a no-op when it is not retired.
+  Status retire(std::string_view key_id, std::uint32_t version) override;
+  // Erases a retired version's material from the keyring (the version keeps its number and dates, marked
+  // "destroyed"): data keys wrapped under it are lost for good, and unwrap says so (NotFound). FailedPrecondition
+  // unless the version is retired; NotFound when already destroyed. The file is replaced by an atomic rename, so the
+  // old material may survive in free blocks of the file system: destroy is logical, not a secure erase.
+  Status destroy(std::string_view key_id, std::uint32_t version) override;
+  // Makes a retired version readable again; a no-op when it is not retired. FailedPrecondition when destroyed.
   Status unretire(std::string_view key_id, std::uint32_t version);
   // Sets the keyring's dual-read window (see LocalKeyringOptions::dual_read_versions, which overrides it).
   Status set_dual_read_versions(unsigned versions);

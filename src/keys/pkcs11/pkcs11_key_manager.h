@@ -65,7 +65,7 @@ struct Pkcs11Options {
   std::size_t max_idle_sessions = 8;
 };
 
-class Pkcs11KeyManager final : public KeyManager {
+class Pkcs11KeyManager final : public KeyManager, public KeyAdministration {
  public:
   // Loads the module, finds the token and logs in. InvalidArgument for incomplete options; NotFound for a missing
   // module file or token; PermissionDenied for a wrong or locked PIN; FailedPrecondition for a module that does not
@@ -87,6 +87,7 @@ class Pkcs11KeyManager final : public KeyManager {
   Result<std::vector<KeyInfo>> describe() override;
   // OK when the session is logged in (C_GetSessionInfo) and a wrap and unwrap under the default key succeed.
   Status health() override;
+  KeyAdministration* administration() override { return this; }
 
   // Management. Each generates, changes or destroys token objects at once; other processes see the change within
   // their refresh interval. Concurrent management of one key from two processes is not coordinated (two rotations
@@ -96,15 +97,15 @@ class Pkcs11KeyManager final : public KeyManager {
   // for a bad name (1..64 characters from [A-Za-z0-9._-]).
   Status create_key(std::string_view key_id);
   // Generates the next version of `key_id` (after the newest, retired or not), which becomes current. Returns it.
-  Result<std::uint32_t> rotate(std::string_view key_id = {});
+  Result<std::uint32_t> rotate(std::string_view key_id = {}) override;
   // Retires a version: the token stops encrypting and decrypting with it. FailedPrecondition for the current version
   // (rotate first); a no-op for a retired one.
-  Status retire(std::string_view key_id, std::uint32_t version);
+  Status retire(std::string_view key_id, std::uint32_t version) override;
   // Makes a retired version usable again (current, if it is the newest).
   Status unretire(std::string_view key_id, std::uint32_t version);
   // Destroys a retired version's token object (C_DestroyObject): data keys wrapped under it are lost for good.
   // FailedPrecondition unless the version is retired.
-  Status destroy(std::string_view key_id, std::uint32_t version);
+  Status destroy(std::string_view key_id, std::uint32_t version) override;
 
   const std::string& token_label() const;
 

@@ -240,7 +240,7 @@ TEST_F(KmipPyKmip, RetiredVersionIsRefusedNamingKeyAndVersion) {
   EXPECT_TRUE(saw);
 }
 
-TEST_F(KmipPyKmip, DestroyRevokesAndDestroysAVersion) {
+TEST_F(KmipPyKmip, DestroyTakesOnlyARetiredVersion) {
   std::string key = fresh_key("destroy");
   auto manager = manager_with_new_key(key);
   ASSERT_NE(manager, nullptr);
@@ -251,7 +251,10 @@ TEST_F(KmipPyKmip, DestroyRevokesAndDestroysAVersion) {
   ASSERT_TRUE(ok(manager->rotate()));
   auto new_key = manager->generate_data_key(aad);
   ASSERT_TRUE(ok(new_key));
-  ASSERT_TRUE(ok(manager->destroy(key, 1)));  // Active → Revoke, then Destroy
+  EXPECT_TRUE(fails_with(manager->destroy(key, 1), ErrorCode::kFailedPrecondition))
+      << "destroyed a version that is still active (not retired)";
+  ASSERT_TRUE(ok(manager->retire(key, 1)));  // Revoke
+  ASSERT_TRUE(ok(manager->destroy(key, 1)));  // then Destroy
 
   auto gone = manager->unwrap(old_key->wrapped, aad);
   ASSERT_FALSE(gone.has_value());
