@@ -240,8 +240,10 @@ struct S3Handler::Impl {
   // objects
   void put_object(Call& call);
   void copy_object(Call& call);
-  // Declines (returns false, having written nothing) when the object is larger than `inline_limit`.
+  // Declines (returns false, having written nothing) when the object is larger than `inline_limit` and no Range asks
+  // for at most that much of it.
   bool get_object(Call& call, std::uint64_t inline_limit = UINT64_MAX);
+  bool small_range_of(const Call& call, std::uint64_t size, std::uint64_t limit) const;
   void serve_object(Call& call, engine::OpenObject& object);
   void delete_object(Call& call);
   void put_tagging(Call& call);
@@ -872,9 +874,19 @@ bool S3Handler::Impl::get_object(Call& call, std::uint64_t inline_limit) {
     send_error(call, from_engine(object.error()));
     return true;
   }
-  if (object->size() > inline_limit) return false;
+  if (object->size() > inline_limit && !small_range_of(call, object->size(), inline_limit)) return false;
   serve_object(call, *object);
   return true;
+}
+
+// A GET whose Range header (without If-Range or partNumber, which may widen the answer) resolves to at most `limit`
+// bytes of an object of `size`: a small range of a large object can be answered inline.
+bool S3Handler::Impl::small_range_of(const Call& call, std::uint64_t size, std::uint64_t limit) const {
+  if (call.is_head || call.query.has("partNumber") || call.request.header("if-range")) return false;
+  auto range_header = call.request.header("range");
+  if (!range_header) return false;
+  auto resolved = resolve_range_header(*range_header, size);
+  return resolved && *resolved && (*resolved)->second <= limit;
 }
 
 void S3Handler::Impl::serve_object(Call& call, engine::OpenObject& opened) {
