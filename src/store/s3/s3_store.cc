@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -217,6 +218,9 @@ struct StoreState {
   // after a commit holds it exclusively while it checks the leases. So an open that read the old record has its
   // lease before the old body is judged, and an open that comes later reads the new record.
   std::array<std::shared_mutex, 64> open_locks;
+  // Replaced bodies waiting for their grace period (delete_body_later), oldest first: the grace is one constant.
+  std::mutex deferred_mutex;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> deferred;
 
   bool conditional() const { return if_match_form != IfMatchForm::kNone; }
   std::string records_prefix() const { return options.prefix + "k/"; }
@@ -311,6 +315,33 @@ struct StoreState {
     if (!id.empty()) (void)bucket->remove(body_name(id));
   }
 
+  // A body no record names any more: deleted once options.replaced_body_grace is over, so that another node's read
+  // opened just before the swap still finds it (leases only protect this process's readers).
+  void delete_body_later(const std::string& id) {
+    if (options.replaced_body_grace.count() <= 0) return delete_body(id);
+    std::lock_guard lock(deferred_mutex);
+    deferred.emplace_back(std::chrono::steady_clock::now() + options.replaced_body_grace, id);
+  }
+
+  // Deletes the bodies whose grace period is over; called on the write paths, so reads never pay for it.
+  void delete_due_bodies() {
+    std::vector<std::string> due;
+    {
+      std::lock_guard lock(deferred_mutex);
+      auto now = std::chrono::steady_clock::now();
+      while (!deferred.empty() && deferred.front().first <= now) {
+        due.push_back(std::move(deferred.front().second));
+        deferred.pop_front();
+      }
+    }
+    for (const auto& id : due) delete_body(id);
+  }
+
+  std::size_t pending_deletions() {
+    std::lock_guard lock(deferred_mutex);
+    return deferred.size();
+  }
+
   // `name`: the record that named the body until now.
   void retire_body(const std::string& name, const std::string& id) {
     if (id.empty() || !is_hex_id(id)) return;
@@ -319,11 +350,11 @@ struct StoreState {
       std::unique_lock lock(open_lock(name));
       now = leases.retire(id);
     }
-    if (now) delete_body(id);
+    if (now) delete_body_later(id);
   }
 
   void release_body(const std::string& id) {
-    if (leases.release(id)) delete_body(id);
+    if (leases.release(id)) delete_body_later(id);
   }
 
   // Writes `record` as the record of its key: the commit point. `expected`: compare-and-swap on the generation
@@ -727,6 +758,8 @@ struct S3Store::Impl : StoreState {};
 S3Store::S3Store(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 S3Store::~S3Store() = default;
 
+std::size_t S3Store::pending_body_deletions() { return impl_->pending_deletions(); }
+
 bool S3Store::conditional_writes() const { return impl_->conditional(); }
 Status S3Store::check_upstream() { return impl_->bucket->check_exists(true); }
 bool S3Store::upstream_up() const { return impl_->client->upstream_up(); }
@@ -811,6 +844,7 @@ Result<ObjectInfo> S3Store::put(std::string_view key, ByteSource& body, const Pu
   BLOBSEAL_TRY_STATUS(validate_key(key));
   BLOBSEAL_TRY_STATUS(s3::check_record_limits(options.header, options.metadata));
   Impl& s = *impl_;
+  s.delete_due_bodies();
   std::string name = s.record_name(key);
   if (options.if_generation_match)  // fail fast; the commit decides
     BLOBSEAL_TRY_STATUS(Impl::check_generation(BLOBSEAL_TRY(s.head_record(name)), options.if_generation_match, key));
@@ -1017,6 +1051,7 @@ Result<ObjectInfo> S3Store::compose(std::string_view destination, const std::vec
 Status S3Store::remove(std::string_view key) {
   BLOBSEAL_TRY_STATUS(validate_key(key));
   Impl& s = *impl_;
+  s.delete_due_bodies();
   std::string name = s.record_name(key);
   std::lock_guard lock(s.key_lock(name));
   auto current = BLOBSEAL_TRY(s.head_record(name));
@@ -1251,7 +1286,7 @@ Result<S3StoreOptions> s3_store_options(const StoreConfig& config) {
   static const std::set<std::string> kKnown = {
       "endpoint",      "bucket",    "prefix",  "region",       "access_key",         "secret_key",
       "session_token", "path_style", "verify_tls", "ca_file", "connect_timeout_ms", "read_timeout_ms",
-      "part_size",     "conditional_writes", "create_bucket", "max_attempts"};
+      "part_size",     "conditional_writes", "create_bucket", "max_attempts", "replaced_body_grace_seconds"};
   for (const auto& [key, value] : config)
     if (!kKnown.contains(key))
       return make_error(ErrorCode::kInvalidArgument, fmt::format("s3 store: unknown setting {:?}", key));
@@ -1302,6 +1337,9 @@ Result<S3StoreOptions> s3_store_options(const StoreConfig& config) {
   if (auto v = get("read_timeout_ms"))
     options.read_timeout = std::chrono::milliseconds(BLOBSEAL_TRY(parse_number("read_timeout_ms", *v)));
   if (auto v = get("part_size")) options.part_size = BLOBSEAL_TRY(parse_number("part_size", *v));
+  if (auto v = get("replaced_body_grace_seconds"))
+    options.replaced_body_grace =
+        std::chrono::seconds(BLOBSEAL_TRY(parse_number("replaced_body_grace_seconds", *v)));
   if (auto v = get("max_attempts"))
     options.retry.max_attempts = static_cast<int>(std::min<std::uint64_t>(BLOBSEAL_TRY(parse_number("max_attempts", *v)), 20));
   if (auto v = get("conditional_writes")) {

@@ -20,8 +20,10 @@
 //
 // Reading: open() reads the record once and returns a body pinned to the body id and its ETag; reads are ranged
 // GETs checked against what was asked (status, Content-Range, length), streamed with a read-ahead window that
-// grows while reads are sequential. A replaced or removed body is deleted only once no object opened in this
-// process still reads it; another node's open objects fail cleanly (FailedPrecondition) when their body goes.
+// grows while reads are sequential. A replaced or removed body is deleted once no object opened in this process
+// still reads it and `replaced_body_grace` has passed, so that another node's read opened just before the swap still
+// finds it; a read that outlives the grace on another node fails cleanly (FailedPrecondition) when its body goes.
+// Bodies still waiting when the process exits are left to remove_orphans().
 //
 // Every method may be called from any number of threads.
 #pragma once
@@ -62,6 +64,9 @@ struct S3StoreOptions {
   std::function<void(const net::RetryEvent&)> on_retry;  // each upstream retry, for logs and metrics
   std::size_t max_idle_connections = 32;
   std::size_t list_fetch_concurrency = 16;  // records fetched at once to fill a listing page
+  // How long a replaced or removed body outlives its record (deleted on a later write after that): other nodes'
+  // reads opened before the swap keep reading it. 0: at once (a single node's own readers are covered by leases).
+  std::chrono::seconds replaced_body_grace{60};
 };
 
 // Reads the options from a store configuration (the "s3" registry entry). Keys: endpoint, bucket, prefix, region,
@@ -106,6 +111,8 @@ class S3Store final : public ObjectStore {
   // flight is younger): left behind by interrupted puts, or by concurrent writers of one key in other processes.
   // Returns how many were deleted. Reads every body's record: a maintenance task, not a request path.
   Result<std::size_t> remove_orphans(std::chrono::seconds min_age);
+  // Replaced bodies waiting for their grace period (S3StoreOptions::replaced_body_grace).
+  std::size_t pending_body_deletions();
 
   // For readiness checks: one HEAD of the bucket, not retried. Unavailable when the upstream does not answer
   // (reason "UpstreamDown" while requests are failing fast: net/http_client.h).
