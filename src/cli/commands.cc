@@ -1,12 +1,6 @@
 #include "cli/commands.h"
 
-#include <signal.h>
-
 #include <algorithm>
-#include <atomic>
-#include <fstream>
-#include <mutex>
-#include <thread>
 
 #include <cstdio>
 #include <ctime>
@@ -17,13 +11,12 @@
 
 #include "cli/output_file.h"
 #include "cli/progress.h"
-#include "cli/rewrap.h"
+#include "cli/session.h"
 #include "core/byte_range.h"
 #include "core/file_stream.h"
 #include "engine/engine.h"
 #include "keys/local/local_keyring.h"
 #include "keys/registry.h"
-#include "obs/json_lines_file_sink.h"
 #include "seal/envelope.h"
 #include "seal/sealed_reader.h"
 #include "store/local/local_store.h"
@@ -32,8 +25,8 @@
 namespace blobseal::cli {
 
 namespace {
-
 constexpr std::size_t kIoBatch = seal::kDefaultBatchChunks * seal::kChunkSize;
+}  // namespace
 
 int fail(std::string_view command, const Error& error) {
   std::string hint;
@@ -43,9 +36,24 @@ int fail(std::string_view command, const Error& error) {
   return 1;
 }
 
+namespace {
+
+bool uses_local_keyring(const GlobalOptions& global) { return global.kms.empty() || global.kms == "local"; }
+
+// The key manager the global options name: the local keyring (--keyring, or BLOB_KEY), or an external provider built
+// by name from its --kms-setting values.
 Result<std::unique_ptr<keys::KeyManager>> open_key_manager(const GlobalOptions& global) {
   keys::KeyManagerRegistry registry;
   keys::register_builtin_key_managers(registry);
+  if (!uses_local_keyring(global)) {
+    auto config = BLOBSEAL_TRY(keys::parse_key_manager_settings(global.kms_settings));
+    auto manager = registry.create(global.kms, config);
+    if (!manager) return make_error(manager.error().with_context(fmt::format("key manager {:?}", global.kms)));
+    return manager;
+  }
+  if (!global.kms_settings.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--kms-setting applies to an external key manager (--kms); the local keyring takes --keyring");
   keys::KeyManagerConfig config;
   if (!global.keyring.empty()) config["path"] = global.keyring;
   if (global.dual_read_versions) config["dual_read_versions"] = std::to_string(*global.dual_read_versions);
@@ -172,13 +180,32 @@ int run_decrypt(const GlobalOptions& global, const CryptOptions& options) {
 // ---- keys -----------------------------------------------------------------------------------------------------
 
 namespace {
-Result<std::unique_ptr<keys::LocalKeyring>> open_keyring(const GlobalOptions& global) {
-  if (global.keyring.empty())
-    return make_error(ErrorCode::kInvalidArgument, "no keyring: give --keyring FILE or set BLOBSEAL_KEYRING");
-  keys::LocalKeyringOptions options;
-  if (global.dual_read_versions) options.dual_read_versions = *global.dual_read_versions;
-  return keys::LocalKeyring::open(global.keyring, options);
+// The key manager whose keys the `keys` commands show and change: the keyring file, or the --kms provider.
+Result<std::unique_ptr<keys::KeyManager>> open_keys(const GlobalOptions& global) {
+  if (uses_local_keyring(global) && global.keyring.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "no keyring: give --keyring FILE (or set BLOBSEAL_KEYRING), or an external key manager with --kms");
+  return open_key_manager(global);
 }
+
+struct Administered {
+  std::unique_ptr<keys::KeyManager> manager;
+  keys::KeyAdministration* admin = nullptr;
+};
+
+Result<Administered> open_administration(const GlobalOptions& global) {
+  Administered out;
+  out.manager = BLOBSEAL_TRY(open_keys(global));
+  out.admin = out.manager->administration();
+  if (out.admin == nullptr)
+    return make_error(ErrorCode::kFailedPrecondition,
+                      fmt::format("key manager \"{}\" keeps its keys' life cycle in the provider itself: rotate, "
+                                  "retire and destroy there (docs/KMS.md), then run blobseal rewrap",
+                                  out.manager->id()));
+  return out;
+}
+
+std::string key_label(const std::string& key_name) { return key_name.empty() ? "(default)" : key_name; }
 }  // namespace
 
 int run_keys_init(const GlobalOptions& global, const std::string& key_name) {
@@ -199,8 +226,8 @@ int run_keys_init(const GlobalOptions& global, const std::string& key_name) {
 
 int run_keys_list(const GlobalOptions& global, bool json) {
   auto run = [&]() -> Status {
-    auto keyring = BLOBSEAL_TRY(open_keyring(global));
-    auto keys = BLOBSEAL_TRY(keyring->describe());
+    auto manager = BLOBSEAL_TRY(open_keys(global));
+    auto keys = BLOBSEAL_TRY(manager->describe());
     if (json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& key : keys) {
@@ -229,11 +256,11 @@ int run_keys_list(const GlobalOptions& global, bool json) {
 
 int run_keys_rotate(const GlobalOptions& global, const std::string& key_name) {
   auto run = [&]() -> Status {
-    auto keyring = BLOBSEAL_TRY(open_keyring(global));
-    std::uint32_t version = BLOBSEAL_TRY(keyring->rotate(key_name));
+    auto keys = BLOBSEAL_TRY(open_administration(global));
+    std::uint32_t version = BLOBSEAL_TRY(keys.admin->rotate(key_name));
+    std::printf("%u\n", version);
     if (!global.quiet)
-      std::fprintf(stderr, "key \"%s\" is now at version %u; new objects use it\n",
-                   key_name.empty() ? "default" : key_name.c_str(), version);
+      std::fprintf(stderr, "key %s is now at version %u; new objects use it\n", key_label(key_name).c_str(), version);
     return {};
   };
   auto status = run();
@@ -242,25 +269,31 @@ int run_keys_rotate(const GlobalOptions& global, const std::string& key_name) {
 
 int run_keys_retire(const GlobalOptions& global, const std::string& key_name, std::uint32_t version) {
   auto run = [&]() -> Status {
-    auto keyring = BLOBSEAL_TRY(open_keyring(global));
-    BLOBSEAL_TRY_STATUS(keyring->retire(key_name, version));
+    auto keys = BLOBSEAL_TRY(open_administration(global));
+    BLOBSEAL_TRY_STATUS(keys.admin->retire(key_name, version));
     if (!global.quiet)
-      std::fprintf(stderr, "key \"%s\" version %u retired: data keys wrapped under it no longer open\n",
-                   key_name.c_str(), version);
+      std::fprintf(stderr, "key %s version %u retired: data keys wrapped under it no longer open\n",
+                   key_label(key_name).c_str(), version);
     return {};
   };
   auto status = run();
   return status ? 0 : fail("keys retire", status.error());
 }
 
-// ---- store commands -------------------------------------------------------------------------------------------
+int run_keys_destroy(const GlobalOptions& global, const std::string& key_name, std::uint32_t version) {
+  auto run = [&]() -> Status {
+    auto keys = BLOBSEAL_TRY(open_administration(global));
+    BLOBSEAL_TRY_STATUS(keys.admin->destroy(key_name, version));
+    if (!global.quiet)
+      std::fprintf(stderr, "key %s version %u destroyed: data keys wrapped under it are gone for good\n",
+                   key_label(key_name).c_str(), version);
+    return {};
+  };
+  auto status = run();
+  return status ? 0 : fail("keys destroy", status.error());
+}
 
-namespace {
-struct Session {
-  std::unique_ptr<keys::KeyManager> keys;
-  std::unique_ptr<store::ObjectStore> store;
-  std::unique_ptr<engine::Engine> engine;
-};
+// ---- store commands -------------------------------------------------------------------------------------------
 
 Result<Session> open_session(const GlobalOptions& global, const std::string& root) {
   Session s;
@@ -270,6 +303,7 @@ Result<Session> open_session(const GlobalOptions& global, const std::string& roo
   return s;
 }
 
+namespace {
 seal::Location object_location(const std::string& key) { return seal::Location{"", "", key}; }
 }  // namespace
 
@@ -450,197 +484,6 @@ int run_verify(const GlobalOptions& global, const VerifyCommand& command) {
     std::printf("\n");
   }
   return report->issues.empty() ? 0 : 1;
-}
-
-// ---- rewrap ---------------------------------------------------------------------------------------------------
-
-namespace {
-
-std::atomic<bool> g_rewrap_stop{false};
-extern "C" void on_rewrap_signal(int) { g_rewrap_stop = true; }
-
-// Spaces the objects of all workers `1 / rate` seconds apart.
-class RateLimit {
- public:
-  explicit RateLimit(double rate) : interval_(rate > 0 ? std::chrono::duration<double>(1.0 / rate) : std::chrono::duration<double>(0)) {}
-  void wait() {
-    if (interval_.count() == 0) return;
-    std::chrono::steady_clock::time_point slot;
-    {
-      std::lock_guard lock(mu_);
-      auto now = std::chrono::steady_clock::now();
-      next_ = std::max(next_, now);
-      slot = next_;
-      next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval_);
-    }
-    std::this_thread::sleep_until(slot);
-  }
-
- private:
-  std::chrono::duration<double> interval_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point next_{};
-};
-
-Result<std::string> read_checkpoint(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::string();
-  nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
-  if (saved.is_discarded() || !saved.is_object() || !saved.contains("after") || !saved["after"].is_string())
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("checkpoint {} is not a blobseal rewrap checkpoint; remove it to start over", path));
-  return saved["after"].get<std::string>();
-}
-
-Status write_checkpoint(const std::string& path, const std::string& after) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << nlohmann::json{{"after", after}}.dump() << "\n";
-    out.flush();
-    if (!out) return make_error(ErrorCode::kUnavailable, fmt::format("cannot write checkpoint {}", temporary));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
-    return make_error(errno_error("rename", temporary));
-  return {};
-}
-
-}  // namespace
-
-int run_rewrap(const GlobalOptions& global, const RewrapCommand& command) {
-  std::string root = command.directory.empty() ? global.store : command.directory;
-  auto session = open_session(global, root);
-  if (!session) return fail("rewrap", session.error());
-  std::string after;
-  if (!command.checkpoint.empty()) {
-    auto saved = read_checkpoint(command.checkpoint);
-    if (!saved) return fail("rewrap", saved.error());
-    after = *saved;
-  }
-  std::unique_ptr<obs::JsonLinesFileSink> audit;
-  if (!command.audit_log.empty()) {
-    auto sink = obs::JsonLinesFileSink::open(command.audit_log, {});
-    if (!sink) return fail("rewrap", sink.error());
-    audit = std::move(*sink);
-  }
-  g_rewrap_stop = false;
-  struct sigaction action {};
-  action.sa_handler = on_rewrap_signal;
-  sigemptyset(&action.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &action, &old_int);
-  sigaction(SIGTERM, &action, &old_term);
-
-  std::atomic<std::uint64_t> examined{0}, rewrapped{0}, current{0}, gone{0}, failed{0};
-  std::mutex failures_mu;
-  std::vector<std::pair<std::string, std::string>> failures;  // storage key, error
-  RateLimit limit(command.rate);
-  Progress progress(command.dry_run ? "rewrap (dry run)" : "rewrap", std::nullopt, !global.quiet && !command.json);
-  unsigned workers = std::max(1u, command.concurrency);
-  auto& engine = *session->engine;
-
-  auto process = [&](const std::string& key) {
-    limit.wait();
-    auto location = engine::Engine::location_of(key);
-    Result<std::optional<bool>> outcome = std::optional<bool>();
-    // An object replaced or removed during the run: a replacement is sealed under the current version already (it
-    // is checked again), a removal needs nothing.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      outcome = command.dry_run ? engine.needs_rewrap_stored(key) : engine.rewrap_stored(key);
-      if (outcome || outcome.error().code() != ErrorCode::kFailedPrecondition) break;
-    }
-    obs::AuditEvent event;
-    event.time = std::chrono::system_clock::now();
-    event.action = command.dry_run ? "RewrapDryRun" : "Rewrap";
-    if (location) {
-      event.bucket = location->bucket;
-      event.key = location->key;
-    } else {
-      event.key = key;
-    }
-    if (!outcome && outcome.error().code() == ErrorCode::kNotFound) {
-      ++gone;
-      return;
-    }
-    if (outcome && !*outcome) return;  // an internal record without a data key of its own
-    ++examined;
-    if (!outcome) {
-      ++failed;
-      event.error_code = outcome.error().reason().empty() ? std::string(to_string(outcome.error().code()))
-                                                          : outcome.error().reason();
-      {
-        std::lock_guard lock(failures_mu);
-        failures.emplace_back(key, outcome.error().to_string());
-      }
-      if (audit) audit->record(std::move(event));
-      return;
-    }
-    if (**outcome) {
-      ++rewrapped;
-      if (audit) audit->record(std::move(event));
-    } else {
-      ++current;
-    }
-  };
-
-  bool finished = false;
-  Status walk = [&]() -> Status {
-    for (;;) {
-      store::ListRequest request;
-      request.start_after = after;
-      request.max_keys = std::max<std::size_t>(1, command.batch);
-      auto page = BLOBSEAL_TRY(session->store->list(request));
-      std::vector<std::string> keys;
-      for (const auto& info : page.objects) keys.push_back(info.key);
-      std::atomic<std::size_t> next{0};
-      std::vector<std::thread> threads;
-      for (unsigned i = 0; i < workers; ++i)
-        threads.emplace_back([&] {
-          for (std::size_t k; !g_rewrap_stop && (k = next++) < keys.size();) process(keys[k]);
-        });
-      for (auto& t : threads) t.join();
-      if (g_rewrap_stop) return {};  // this page resumes from its start: rewrap skips what is already current
-      if (!keys.empty()) after = keys.back();
-      progress.set_items(examined);
-      if (!page.truncated) {
-        finished = true;
-        return {};
-      }
-      after = page.next_start_after;
-      if (!command.checkpoint.empty()) BLOBSEAL_TRY_STATUS(write_checkpoint(command.checkpoint, after));
-    }
-  }();
-  progress.finish();
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
-  if (audit) (void)audit->flush();
-  if (!walk) return fail("rewrap", walk.error());
-  if (finished && !command.checkpoint.empty()) std::remove(command.checkpoint.c_str());
-
-  const char* verb = command.dry_run ? "to rewrap" : "rewrapped";
-  if (command.json) {
-    nlohmann::json failed_list = nlohmann::json::array();
-    for (const auto& [key, error] : failures) failed_list.push_back({{"key", key}, {"error", error}});
-    nlohmann::json out{{"objects", examined.load()},        {command.dry_run ? "to_rewrap" : "rewrapped", rewrapped.load()},
-                       {"already_current", current.load()}, {"removed_during_run", gone.load()},
-                       {"failed", failed_list},             {"complete", finished},
-                       {"dry_run", command.dry_run}};
-    if (command.dry_run) out["to_rewrap"] = examined.load() - current.load() - failed.load();
-    std::printf("%s\n", out.dump(2).c_str());
-  } else {
-    for (const auto& [key, error] : failures) std::printf("FAILED %s: %s\n", key.c_str(), error.c_str());
-    std::uint64_t changed = command.dry_run ? examined - current - failed : rewrapped.load();
-    std::printf("%llu objects: %llu %s, %llu already on the current key version, %llu failed%s\n",
-                static_cast<unsigned long long>(examined.load()), static_cast<unsigned long long>(changed), verb,
-                static_cast<unsigned long long>(current.load()), static_cast<unsigned long long>(failed.load()),
-                finished ? "" : "; interrupted");
-  }
-  if (!finished) {
-    std::fprintf(stderr, "blobseal rewrap: interrupted%s\n",
-                 command.checkpoint.empty() ? "" : "; run it again with the same --checkpoint to resume");
-    return 130;
-  }
-  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace blobseal::cli

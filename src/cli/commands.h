@@ -13,6 +13,8 @@ namespace blobseal::cli {
 struct GlobalOptions {
   std::string keyring;                    // --keyring / BLOBSEAL_KEYRING
   std::string store;                      // --store / BLOBSEAL_STORE
+  std::string kms;                        // --kms / BLOBSEAL_KMS: empty or "local" for the keyring file
+  std::vector<std::string> kms_settings;  // --kms-setting NAME=VALUE / BLOBSEAL_KMS_SETTING
   std::optional<unsigned> dual_read_versions;
   bool quiet = false;
 };
@@ -30,6 +32,7 @@ int run_keys_init(const GlobalOptions& global, const std::string& key_name);
 int run_keys_list(const GlobalOptions& global, bool json);
 int run_keys_rotate(const GlobalOptions& global, const std::string& key_name);
 int run_keys_retire(const GlobalOptions& global, const std::string& key_name, std::uint32_t version);
+int run_keys_destroy(const GlobalOptions& global, const std::string& key_name, std::uint32_t version);
 
 struct PutCommand {
   std::string key;

@@ -32,6 +32,14 @@ int main(int argc, char** argv) {
                               "retired)")
                    ->envname("BLOBSEAL_DUAL_READ_VERSIONS")
                    ->group("Keys and store");
+  app.add_option("--kms", global.kms,
+                 "Key manager for every command but serve (which takes its own --kms, defaulting to this one): local "
+                 "(the keyring file), pkcs11, kmip, vault or awskms (see docs/KMS.md)")
+      ->envname("BLOBSEAL_KMS")
+      ->group("Keys and store");
+  app.add_option("--kms-setting", global.kms_settings, "A setting of the --kms key manager, NAME=VALUE (repeatable)")
+      ->envname("BLOBSEAL_KMS_SETTING")
+      ->group("Keys and store");
   app.add_flag("-q,--quiet", global.quiet, "No progress bar or informational output");
 
   CryptOptions encrypt_options;
@@ -47,7 +55,7 @@ int main(int argc, char** argv) {
   decrypt->add_option("-o,--output", decrypt_options.output, "Output file (default: stdout)");
   decrypt->add_option("--context", decrypt_options.context, "The name given to encrypt --context");
 
-  auto* keys = app.add_subcommand("keys", "Manage the local keyring");
+  auto* keys = app.add_subcommand("keys", "Manage keys: the local keyring, or the --kms key manager's (pkcs11, kmip)");
   keys->require_subcommand(1);
   std::string init_name = "default";
   auto* keys_init = keys->add_subcommand("init", "Create a keyring file (0600) with one key");
@@ -63,6 +71,12 @@ int main(int argc, char** argv) {
   auto* keys_retire = keys->add_subcommand("retire", "Retire a key version: data keys wrapped under it stop opening");
   keys_retire->add_option("key", retire_name, "Key name")->required();
   keys_retire->add_option("version", retire_version, "Version number")->required();
+  std::string destroy_name;
+  std::uint32_t destroy_version = 0;
+  auto* keys_destroy = keys->add_subcommand(
+      "destroy", "Destroy a retired key version's material for good: run blobseal rewrap and retire it first");
+  keys_destroy->add_option("key", destroy_name, "Key name")->required();
+  keys_destroy->add_option("version", destroy_version, "Version number")->required();
 
   PutCommand put_command;
   auto* put = app.add_subcommand("put", "Seal a file (or stdin) into the store under KEY");
@@ -110,6 +124,33 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rewrap->add_option("--audit-log", rewrap_command.audit_log, "Audit log, one JSON line per rewrapped or failed object");
   rewrap->add_flag("--json", rewrap_command.json, "JSON report");
+  ReencryptCommand reencrypt_command;
+  auto* reencrypt = app.add_subcommand(
+      "reencrypt",
+      "When data keys may have leaked: seal objects again under fresh data keys (read, verify, re-encrypt), keeping "
+      "content, metadata, tags, ETag and last-modified. The selectors combine; with none, EVERY object is "
+      "re-encrypted");
+  reencrypt->add_option("directory", reencrypt_command.directory, "Store directory (default: --store)");
+  reencrypt->add_option_function<std::string>(
+      "--bucket", [&](const std::string& bucket) { reencrypt_command.bucket = bucket; },
+      "Only objects of this bucket (\"\" for those stored with blobseal put)");
+  reencrypt->add_option("--prefix", reencrypt_command.prefix, "Only objects whose key starts with this");
+  reencrypt->add_option("--key", reencrypt_command.key,
+                        "Only objects whose data key is wrapped under KEY, or under version VERSION of it (KEY:VERSION)");
+  reencrypt->add_option("--sealed-before", reencrypt_command.sealed_before,
+                        "Only objects sealed before this time: RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds");
+  reencrypt->add_option("--concurrency", reencrypt_command.concurrency, "Objects re-encrypted at once")
+      ->capture_default_str();
+  reencrypt->add_option("--checkpoint", reencrypt_command.checkpoint,
+                        "Progress file: an interrupted run resumes from it; removed once the walk completes");
+  reencrypt->add_flag("--dry-run", reencrypt_command.dry_run, "Count what would be re-encrypted; write nothing");
+  reencrypt->add_option("--batch", reencrypt_command.batch, "Objects listed at a time; the checkpoint advances per batch")
+      ->capture_default_str();
+  reencrypt->add_option("--rate", reencrypt_command.rate, "At most this many objects per second (0: no limit)")
+      ->capture_default_str();
+  reencrypt->add_option("--audit-log", reencrypt_command.audit_log,
+                        "Audit log, one JSON line per re-encrypted or failed object");
+  reencrypt->add_flag("--json", reencrypt_command.json, "JSON report");
   auto* verify = app.add_subcommand("verify", "Scrub a store: decrypt and check every chunk of every object");
   verify->add_option("directory", verify_command.directory, "Store directory (default: --store)");
   verify->add_flag("--json", verify_command.json, "JSON report");
@@ -142,10 +183,10 @@ int main(int argc, char** argv) {
   serve->add_option("--virtual-host-suffix", serve_options.virtual_host_suffixes,
                     "Host suffix for virtual-hosted-style requests (bucket.SUFFIX); repeatable")
       ->envname("BLOBSEAL_VIRTUAL_HOST_SUFFIX");
-  serve_option("--kms", serve_options.kms,
+  auto* serve_kms = serve_option("--kms", serve_options.kms,
                "Key manager: local (the keyring file), pkcs11, kmip, vault or awskms (see docs/KMS.md)",
                "BLOBSEAL_KMS");
-  serve->add_option("--kms-setting", serve_options.kms_settings,
+  auto* serve_kms_settings = serve->add_option("--kms-setting", serve_options.kms_settings,
                     "A setting of the key manager, NAME=VALUE (e.g. module=/usr/lib/softhsm/libsofthsm2.so); "
                     "repeatable")
       ->envname("BLOBSEAL_KMS_SETTING");
@@ -257,6 +298,9 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) {
     serve_options.quiet = global.quiet;
+    // `blobseal --kms X serve` as `blobseal serve --kms X`.
+    if (serve_kms->count() == 0 && !global.kms.empty()) serve_options.kms = global.kms;
+    if (serve_kms_settings->count() == 0 && !global.kms_settings.empty()) serve_options.kms_settings = global.kms_settings;
     return run_serve(serve_options);
   }
   if (encrypt->parsed()) return run_encrypt(global, encrypt_options);
@@ -265,6 +309,7 @@ int main(int argc, char** argv) {
   if (keys_list->parsed()) return run_keys_list(global, keys_json);
   if (keys_rotate->parsed()) return run_keys_rotate(global, rotate_name);
   if (keys_retire->parsed()) return run_keys_retire(global, retire_name, retire_version);
+  if (keys_destroy->parsed()) return run_keys_destroy(global, destroy_name, destroy_version);
   if (put->parsed()) return run_put(global, put_command);
   if (get->parsed()) return run_get(global, get_command);
   if (head->parsed()) return run_head(global, head_key, head_json);
@@ -272,5 +317,6 @@ int main(int argc, char** argv) {
   if (rm->parsed()) return run_rm(global, rm_keys);
   if (verify->parsed()) return run_verify(global, verify_command);
   if (rewrap->parsed()) return run_rewrap(global, rewrap_command);
+  if (reencrypt->parsed()) return run_reencrypt(global, reencrypt_command);
   return 2;
 }

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 
@@ -84,6 +85,12 @@ ObjectSummary Engine::summarize(const Location& location, const store::ObjectInf
   s.key = location.key;
   s.size = envelope.plaintext_size;
   s.modified_unix_ns = info.modified_unix_ns;
+  // A re-encrypted object keeps the last-modified time of the client's write.
+  if (auto it = info.metadata.find(std::string(kStoreMetaLastModified)); it != info.metadata.end()) {
+    char* end = nullptr;
+    long long ns = std::strtoll(it->second.c_str(), &end, 10);
+    if (end != it->second.c_str() && *end == '\0') s.modified_unix_ns = ns;
+  }
   s.generation = info.generation;
   s.metadata = std::move(metadata);
   s.key_reference = envelope.key;
@@ -120,6 +127,19 @@ Result<ObjectSummary> Engine::put(const Location& location, ByteSource& body, co
   return summarize(location, info, envelope, std::move(metadata));
 }
 
+namespace {
+// An object whose data key the key manager refuses for its key's state (version retired, outside the dual-read
+// window, destroyed, unknown) exists all the same: never NotFound, which callers read as "no such object". The
+// reasons are AWS S3's own answers for SSE-KMS objects whose key is disabled or gone.
+Error key_state_error(const Error& error) {
+  if (error.code() == ErrorCode::kNotFound)
+    return Error(ErrorCode::kFailedPrecondition, error.message(), std::string(kKeyNotFoundReason));
+  if (error.code() == ErrorCode::kFailedPrecondition && error.reason().empty())
+    return Error(ErrorCode::kFailedPrecondition, error.message(), std::string(kKeyDisabledReason));
+  return error;
+}
+}  // namespace
+
 Result<Engine::Unsealed> Engine::unseal(const Location& location, const store::ObjectInfo& info) {
   auto parsed = BLOBSEAL_TRY(seal::parse_envelope(info.header));
   seal::Envelope& envelope = parsed.envelope;
@@ -129,7 +149,7 @@ Result<Engine::Unsealed> Engine::unseal(const Location& location, const store::O
                                   envelope.key.provider, keys_.id()));
   keys::WrappedKey wrapped{envelope.key.provider, envelope.key.key_id, envelope.key.version, envelope.key.wrapped_dek};
   auto dek = keys_.unwrap(wrapped, seal::wrap_associated_data(location, envelope.object_id));
-  if (!dek) return make_error(dek.error());
+  if (!dek) return make_error(key_state_error(dek.error()));
   auto contents = BLOBSEAL_TRY(seal::open_envelope(envelope, *dek));
   return Unsealed{std::move(envelope), std::move(contents), std::move(*dek)};
 }

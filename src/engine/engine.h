@@ -24,6 +24,11 @@
 
 namespace blobseal::engine {
 
+// Reasons (Error::reason) of a read refused because of the object's key: its version is retired or outside the
+// dual-read window, or the key manager no longer has it (destroyed). The code is FailedPrecondition: the object exists.
+inline constexpr std::string_view kKeyDisabledReason = "KMS.DisabledException";
+inline constexpr std::string_view kKeyNotFoundReason = "KMS.NotFoundException";
+
 // Where the store keeps one record per bucket (the bucket's name after the prefix).
 inline constexpr std::string_view kBucketRegistryPrefix = ".blobseal/buckets/";
 // The record holding the key that seals listing ETags, and the location its data key is bound to.
@@ -104,6 +109,27 @@ struct PutOptions {
   std::optional<std::uint64_t> size;
 };
 
+// Which objects `reencrypt_stored` re-encrypts; every condition given must hold, and none given selects every object.
+struct ReencryptSelection {
+  std::optional<std::string> bucket;  // "" is the CLI's namespace
+  std::string prefix;                 // of the object key inside its bucket
+  std::optional<std::string> key_id;  // the key that wraps the object's data key...
+  std::optional<std::uint32_t> key_version;  // ...and that version of it (only with key_id)
+  // Sealed (written by a put, a multipart completion or a re-encryption) strictly before this time: the store's
+  // write time, which a re-encryption renews although the last-modified time clients see stays.
+  std::optional<std::int64_t> sealed_before_unix_ns;
+};
+
+enum class ReencryptOutcome {
+  kReencrypted,        // sealed again under a fresh data key
+  kSelected,           // dry run: would be re-encrypted
+  kReplacedMeanwhile,  // a client replaced the object during the re-encryption: the new one has a fresh key already
+};
+
+// Store-level metadata naming the last-modified time clients see, when it differs from the store's write time (a
+// re-encryption is not a client write). Nanoseconds since the epoch, decimal.
+inline constexpr std::string_view kStoreMetaLastModified = "last_modified_ns";
+
 struct ListPage {
   std::vector<ObjectSummary> objects;
   std::vector<std::string> common_prefixes;
@@ -170,6 +196,18 @@ class Engine {
   // Whether rewrap_stored would rewrite the record (for a dry run); nullopt as there.
   Result<std::optional<bool>> needs_rewrap_stored(std::string_view storage_key);
 
+  // Re-encrypts an object (by storage key, for a walk over the store) under a fresh data key, wrapped under the
+  // current version of the key that wrapped the old one, with a fresh object id and fresh salts: the plaintext is
+  // streamed from the old body, each chunk verified, and sealed again (a multipart object part by part, keeping its
+  // part numbers and sizes, so ranges and partNumber reads behave as before). Content, metadata, tags, ETag and the
+  // last-modified time clients see are kept. The replacement is conditional on the generation that was read: an
+  // object replaced by a client meanwhile is left as the client wrote it (kReplacedMeanwhile); one whose envelope
+  // alone changed (tags, rewrap) is re-encrypted again from its new state. A body or envelope that fails
+  // verification is DataLoss, and the object is left untouched. nullopt for internal records and objects outside
+  // `selection`. With `dry_run`, only selects (kSelected) and writes nothing.
+  Result<std::optional<ReencryptOutcome>> reencrypt_stored(std::string_view storage_key,
+                                                           const ReencryptSelection& selection, bool dry_run = false);
+
   // ---- buckets (records under .blobseal/buckets/) ----
   // AlreadyExists with reason "BucketAlreadyOwnedByYou" or "BucketAlreadyExists".
   Status create_bucket(const std::string& tenant, const std::string& name);
@@ -218,6 +256,9 @@ class Engine {
     SecretBytes dek;
   };
   Result<Unsealed> unseal(const Location& location, const store::ObjectInfo& info);
+  // One attempt of reencrypt_stored on the object as `stored` holds it: false when the conditional replace lost
+  // to a concurrent write.
+  Result<bool> reencrypt_object(const Location& location, const std::string& storage_key, store::StoredObject& stored);
   struct UploadRecord;
   Result<UploadRecord> load_upload(const Location& location, const std::string& upload_id);
   Result<PartInfo> store_part(const UploadRecord& upload, std::uint32_t part_number, ByteSource& body,

@@ -12,6 +12,7 @@
 
 #include "crypto/primitives.h"
 #include "engine/engine.h"
+#include "engine/range_source.h"
 #include "engine/sealing_source.h"
 
 namespace blobseal::engine {
@@ -49,34 +50,6 @@ std::string normalize_etag(std::string_view etag) {
     if (c != '"') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return out;
 }
-
-// Reads plaintext [offset, offset + length) of an open object as a pull stream (for UploadPartCopy).
-class ObjectRangeSource final : public ByteSource {
- public:
-  ObjectRangeSource(OpenObject& object, std::uint64_t offset, std::uint64_t length)
-      : object_(object), pos_(offset), end_(offset + length) {}
-  Result<std::size_t> read(std::span<std::uint8_t> out) override {
-    if (pos_ >= end_ || out.empty()) return std::size_t{0};
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), end_ - pos_));
-    struct Into final : ByteSink {
-      std::uint8_t* at;
-      Status write(std::span<const std::uint8_t> d) override {
-        std::memcpy(at, d.data(), d.size());
-        at += d.size();
-        return {};
-      }
-    } sink;
-    sink.at = out.data();
-    BLOBSEAL_TRY_STATUS(object_.read(pos_, n, sink));
-    pos_ += n;
-    return n;
-  }
-
- private:
-  OpenObject& object_;
-  std::uint64_t pos_;
-  std::uint64_t end_;
-};
 
 bool valid_upload_id(std::string_view id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
@@ -182,7 +155,7 @@ Result<PartInfo> Engine::upload_part_copy(const Location& location, const std::s
     offset = range->first;
     length = range->second;
   }
-  ObjectRangeSource plaintext(object, offset, length);
+  PlaintextRangeSource<OpenObject> plaintext(object, offset, length);
   return store_part(upload, part_number, plaintext, length);
 }
 

@@ -54,6 +54,9 @@ constexpr std::pair<std::string_view, int> kStatuses[] = {
     {"InvalidTag", 400},
     {"InvalidToken", 400},
     {"InvalidURI", 400},
+    // An SSE-KMS object whose key is disabled or gone; here, a retired or destroyed key version.
+    {"KMS.DisabledException", 400},
+    {"KMS.NotFoundException", 400},
     {"KeyTooLongError", 400},
     {"MalformedACLError", 400},
     {"MalformedPOSTRequest", 400},

@@ -194,6 +194,60 @@ TEST_F(CliTest, GroupReadableKeyringIsRefused) {
   EXPECT_NE(r.stderr_text.find("chmod 600"), std::string::npos) << r.stderr_text;
 }
 
+TEST_F(CliTest, KeysRotateRetireDestroyAndWhatStillOpens) {
+  std::string plain = random_string(50000, 11);
+  write_file(dir_ / "in", plain);
+  ASSERT_EQ(blobseal({"put", "doc", (dir_ / "in").string()}).exit_code, 0);
+  auto sealed_v1 = blobseal({"encrypt", (dir_ / "in").string(), "-o", (dir_ / "v1.sealed").string()});
+  ASSERT_EQ(sealed_v1.exit_code, 0) << sealed_v1.stderr_text;
+
+  auto rotated = blobseal({"keys", "rotate"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.stderr_text;
+  EXPECT_EQ(rotated.stdout_text, "2\n") << "keys rotate prints the new version";
+  auto early = blobseal({"keys", "destroy", "default", "1"});
+  EXPECT_EQ(early.exit_code, 1);
+  EXPECT_NE(early.stderr_text.find("key \"default\" version 1 is not retired"), std::string::npos) << early.stderr_text;
+  ASSERT_EQ(blobseal({"get", "doc"}).stdout_text, plain) << "a refused destroy harmed the object";
+
+  auto rewrap = blobseal({"rewrap", "--json"});
+  ASSERT_EQ(rewrap.exit_code, 0) << rewrap.stderr_text;
+  ASSERT_EQ(blobseal({"keys", "retire", "default", "1"}).exit_code, 0);
+  auto destroyed = blobseal({"keys", "destroy", "default", "1"});
+  ASSERT_EQ(destroyed.exit_code, 0) << destroyed.stderr_text;
+  auto list = blobseal({"keys", "list", "--json"});
+  EXPECT_NE(list.stdout_text.find("\"state\": \"destroyed\""), std::string::npos) << list.stdout_text;
+
+  // The rewrapped object reads back; the file sealed under version 1 never opens again, and says why.
+  auto get = blobseal({"get", "doc"});
+  ASSERT_EQ(get.exit_code, 0) << get.stderr_text;
+  EXPECT_EQ(get.stdout_text, plain);
+  auto lost = blobseal({"decrypt", (dir_ / "v1.sealed").string(), "-o", (dir_ / "v1.out").string()});
+  EXPECT_EQ(lost.exit_code, 1);
+  EXPECT_NE(lost.stderr_text.find("key \"default\" version 1 was destroyed"), std::string::npos) << lost.stderr_text;
+  EXPECT_FALSE(fs::exists(dir_ / "v1.out"));
+  auto dry = blobseal({"rewrap", "--dry-run", "--json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.stderr_text;
+  EXPECT_NE(dry.stdout_text.find("\"to_rewrap\": 0"), std::string::npos) << dry.stdout_text;
+}
+
+TEST_F(CliTest, KmsSettingsAreCheckedWithoutBeingEchoed) {
+  auto stray = blobseal({"--kms-setting", "pin=s3cr3t-pin", "keys", "list"});
+  EXPECT_EQ(stray.exit_code, 1);
+  EXPECT_NE(stray.stderr_text.find("--kms-setting applies to an external key manager"), std::string::npos)
+      << stray.stderr_text;
+  auto malformed = blobseal({"--kms", "pkcs11", "--kms-setting", "s3cr3t-pin", "keys", "list"});
+  EXPECT_EQ(malformed.exit_code, 1);
+  EXPECT_NE(malformed.stderr_text.find("--kms-setting number 1 is not NAME=VALUE"), std::string::npos)
+      << malformed.stderr_text;
+  auto unknown = blobseal({"--kms", "nosuch", "keys", "rotate"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.stderr_text.find("unknown key manager \"nosuch\""), std::string::npos) << unknown.stderr_text;
+  for (const auto* r : {&stray, &malformed, &unknown}) {
+    EXPECT_EQ(r->stderr_text.find("s3cr3t"), std::string::npos) << r->stderr_text;
+    EXPECT_EQ(r->stdout_text.find("s3cr3t"), std::string::npos) << r->stdout_text;
+  }
+}
+
 TEST_F(CliTest, StoreCommandsPutGetListHeadRemove) {
   std::string plain = random_string(200000, 5);
   write_file(dir_ / "in", plain);

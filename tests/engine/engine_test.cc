@@ -254,8 +254,33 @@ TEST_F(EngineTest, ARetiredKeyVersionIsRefusedWithItsNameAndVersion) {
   auto object = engine_->open(kA);
   ASSERT_FALSE(object);
   EXPECT_EQ(object.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(object.error().reason(), engine::kKeyDisabledReason);
   EXPECT_NE(object.error().message().find("\"default\""), std::string::npos) << object.error().message();
   EXPECT_NE(object.error().message().find("version 1"), std::string::npos) << object.error().message();
+}
+
+TEST_F(EngineTest, AnObjectUnderADestroyedKeyVersionExistsButNeverOpens) {
+  ASSERT_TRUE(put(kA, "sealed under version 1"));
+  ASSERT_TRUE(keyring_->rotate("default"));
+  ASSERT_TRUE(keyring_->retire("default", 1));
+  ASSERT_TRUE(keyring_->destroy("default", 1));
+  // The key manager says NotFound (the version is gone); the object is there all the same, and must never be
+  // mistaken for a missing one (S3 NoSuchKey, or a removal during blobseal rewrap).
+  auto object = engine_->open(kA);
+  ASSERT_FALSE(object);
+  EXPECT_EQ(object.error().code(), ErrorCode::kFailedPrecondition) << object.error().to_string();
+  EXPECT_EQ(object.error().reason(), engine::kKeyNotFoundReason);
+  EXPECT_NE(object.error().message().find("key \"default\" version 1 was destroyed"), std::string::npos)
+      << object.error().message();
+  auto rewrapped = engine_->rewrap(kA);
+  ASSERT_FALSE(rewrapped);
+  EXPECT_EQ(rewrapped.error().reason(), engine::kKeyNotFoundReason);
+  auto head = engine_->head(kA);  // the metadata is sealed under the same data key
+  ASSERT_FALSE(head);
+  EXPECT_EQ(head.error().reason(), engine::kKeyNotFoundReason);
+  auto page = engine_->list(engine::Location{kA.tenant, kA.bucket, ""}, {});
+  ASSERT_TRUE(page) << page.error().to_string();
+  ASSERT_EQ(page->objects.size(), 1u) << "the object is still listed";
 }
 
 TEST_F(EngineTest, AFailedPutLeavesTheOldObjectAndNoLitter) {
