@@ -19,30 +19,15 @@ import urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from harness import Blobseal, blobseal_binary, log, sha256  # noqa: E402
+from softhsm_token import SoftHsmToken  # noqa: E402
 
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "31415926"
 WRONG_PIN = "27182818"
 
 
-def kms_args(pin_env="BLOBSEAL_IT_HSM_PIN"):
-    return ["--kms", "pkcs11", "--kms-setting", f"module={MODULE}", "--kms-setting", "token_label=blobseal-it",
-            "--kms-setting", f"pin_env={pin_env}", "--kms-setting", "create_default_key=true"]
-
-
 def main():
-    if not os.path.exists(MODULE):
-        sys.exit(f"SoftHSM2 is not installed ({MODULE} missing): apt-get install softhsm2")
-    token_dir = tempfile.mkdtemp(prefix="blobseal-it-hsm.")
-    try:
-        conf = os.path.join(token_dir, "softhsm2.conf")
-        os.makedirs(os.path.join(token_dir, "tokens"))
-        with open(conf, "w") as f:
-            f.write(f"directories.tokendir = {token_dir}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
-        os.environ["SOFTHSM2_CONF"] = conf
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "blobseal-it", "--pin", PIN,
-                        "--so-pin", "27182818284"], check=True, stdout=subprocess.DEVNULL)
-        os.environ["BLOBSEAL_IT_HSM_PIN"] = PIN
+    with SoftHsmToken(label="blobseal-it", pin=PIN) as token:
+        kms_args = token.kms_args
         os.environ["BLOBSEAL_IT_HSM_WRONG_PIN"] = WRONG_PIN
 
         bodies = {"empty": b"", "small": os.urandom(4096), "large": os.urandom(5 * 1024 * 1024)}
@@ -87,7 +72,7 @@ def main():
         result = subprocess.run(
             [blobseal_binary(), "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(keyring_dir, "data"),
              "--access-key", "AKWRONGPIN0000", "--secret-key", "wrongpinsecret0000000000",
-             *kms_args("BLOBSEAL_IT_HSM_WRONG_PIN")],
+             *kms_args(pin_env="BLOBSEAL_IT_HSM_WRONG_PIN")],
             capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         output = (result.stdout + result.stderr).decode(errors="replace")
         assert result.returncode != 0, f"the server started with a wrong PIN:\n{output}"
@@ -96,8 +81,6 @@ def main():
         assert WRONG_PIN not in output and PIN not in output, "a PIN appeared in the server's output"
         log("a wrong PIN stops the server before it listens, with a clear message and no PIN in it")
         shutil.rmtree(keyring_dir, ignore_errors=True)
-    finally:
-        shutil.rmtree(token_dir, ignore_errors=True)
     print("kms pkcs11 flow: ok")
 
 
