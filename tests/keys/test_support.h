@@ -16,6 +16,11 @@
 
 namespace blobseal::keys::testing {
 
+// Debian's python3, which has python3-pykmip and python3-cryptography: the python3 first on PATH here is another
+// interpreter without Debian's packages. Shared by the harnesses (PyKMIP server, Transit emulator), so that one file
+// can include several of them.
+inline constexpr const char* kSystemPython = "/usr/bin/python3";
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it when dropped.
 class TempDir {
  public:

@@ -296,6 +296,9 @@ class Headers:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as KMS
+    # TCP_NODELAY: headers and body go out in two writes, and with Nagle the second waits for the client's delayed
+    # ACK, ~40 ms per request, an artefact of this emulator that the latency benchmark (bench/kms_bench) would show.
+    disable_nagle_algorithm = True
     server_version = "kms-emulator"
 
     def log_message(self, fmt, *args):

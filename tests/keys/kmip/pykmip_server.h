@@ -16,8 +16,6 @@
 namespace blobseal::keys::testing {
 
 inline constexpr const char* kPyKmipServer = "/usr/bin/pykmip-server";
-// The python3 first on PATH here is another interpreter without Debian's packages.
-inline constexpr const char* kSystemPython = "/usr/bin/python3";
 
 class PyKmipServer {
  public:

@@ -20,7 +20,6 @@
 
 namespace blobseal::keys::testing {
 
-inline constexpr const char* kSystemPython = "/usr/bin/python3";
 inline constexpr const char* kRootToken = "hvs.emulator-root-token-0123456789abcdef";
 inline constexpr const char* kRoleId = "role-7f0e2b1c";
 inline constexpr const char* kSecretId = "secret-id-5be1c0de-9a7d-4c55-8f31-2d6a0b9e7c44";

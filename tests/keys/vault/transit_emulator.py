@@ -152,6 +152,9 @@ def decrypt(key, ciphertext, associated_data):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body go out in two writes, and with Nagle the second waits for the client's delayed
+    # ACK, ~40 ms per request, an artefact of this emulator that the latency benchmark (bench/kms_bench) would show.
+    disable_nagle_algorithm = True
     server_version = "TransitEmulator/1"
 
     def log_message(self, fmt, *args):  # quiet: the tests read stats instead
