@@ -11,6 +11,7 @@
 
 #include "cli/output_file.h"
 #include "cli/progress.h"
+#include "cli/upstream_url.h"
 #include "cli/session.h"
 #include "core/byte_range.h"
 #include "core/file_stream.h"
@@ -295,9 +296,21 @@ int run_keys_destroy(const GlobalOptions& global, const std::string& key_name, s
 
 // ---- store commands -------------------------------------------------------------------------------------------
 
+// The store a gateway keeps in an upstream bucket (the single-bucket layout of `serve --upstream URL`).
+Result<std::unique_ptr<store::ObjectStore>> open_upstream_store(const GlobalOptions& global) {
+  auto url = BLOBSEAL_TRY(parse_upstream_url(global.upstream));
+  store::StoreConfig config{{"endpoint", url.endpoint}, {"bucket", url.bucket}, {"prefix", url.prefix}};
+  if (!global.upstream_ca_file.empty()) config["ca_file"] = global.upstream_ca_file;
+  store::StoreRegistry registry;
+  store::register_builtin_stores(registry);
+  auto opened = registry.create("s3", config);
+  if (!opened) return make_error(opened.error().with_context(fmt::format("upstream {}", url.endpoint)));
+  return opened;
+}
+
 Result<Session> open_session(const GlobalOptions& global, const std::string& root) {
   Session s;
-  s.store = BLOBSEAL_TRY(open_store(root));
+  s.store = BLOBSEAL_TRY(global.upstream.empty() ? open_store(root) : open_upstream_store(global));
   s.keys = BLOBSEAL_TRY(open_key_manager(global));
   s.engine = std::make_unique<engine::Engine>(*s.store, *s.keys);
   return s;

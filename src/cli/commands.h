@@ -15,6 +15,10 @@ struct GlobalOptions {
   std::string store;                      // --store / BLOBSEAL_STORE
   std::string kms;                        // --kms / BLOBSEAL_KMS: empty or "local" for the keyring file
   std::vector<std::string> kms_settings;  // --kms-setting NAME=VALUE / BLOBSEAL_KMS_SETTING
+  // --upstream URL: the store commands (put, get, ls, rm, verify, rewrap, reencrypt) work on the gateway's upstream
+  // store, http(s)://HOST[:PORT]/BUCKET[/PREFIX], instead of --store; credentials from the AWS environment.
+  std::string upstream;
+  std::string upstream_ca_file;
   std::optional<unsigned> dual_read_versions;
   bool quiet = false;
 };

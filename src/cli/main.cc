@@ -40,6 +40,13 @@ int main(int argc, char** argv) {
   app.add_option("--kms-setting", global.kms_settings, "A setting of the --kms key manager, NAME=VALUE (repeatable)")
       ->envname("BLOBSEAL_KMS_SETTING")
       ->group("Keys and store");
+  app.add_option("--upstream", global.upstream,
+                 "For the store commands (put, get, ls, rm, verify, rewrap, reencrypt): the gateway's upstream store, "
+                 "http(s)://HOST[:PORT]/BUCKET[/PREFIX] as given to serve --upstream, instead of --store (credentials: "
+                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the shared credentials file)")
+      ->group("Keys and store");
+  app.add_option("--upstream-ca-file", global.upstream_ca_file, "CA certificates for an https upstream")
+      ->group("Keys and store");
   app.add_flag("-q,--quiet", global.quiet, "No progress bar or informational output");
 
   CryptOptions encrypt_options;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/upstream_url.h"
 #include "core/error.h"
 
 namespace blobseal::cli {
@@ -67,14 +68,6 @@ struct ServeOptions {
   unsigned orphan_sweep_minutes = 60;      // remove unreferenced bodies older than a day this often; 0: never
 };
 
-// Splits an --upstream URL into the s3 store's endpoint, bucket and prefix settings. InvalidArgument, naming the
-// problem, for anything else than http(s)://HOST[:PORT]/BUCKET[/PREFIX].
-struct UpstreamUrl {
-  std::string endpoint;  // scheme://host[:port]
-  std::string bucket;
-  std::string prefix;    // "" or ending with '/'
-};
-Result<UpstreamUrl> parse_upstream_url(std::string_view url);
 
 int run_serve(const ServeOptions& options);
 

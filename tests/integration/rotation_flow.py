@@ -38,7 +38,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from harness import Blobseal, blobseal_binary, log, sha256  # noqa: E402
+from harness import Blobseal, blobseal_binary, log, sha256, upstream_settings  # noqa: E402
 
 OBJECTS = 1000
 KEY = "default"  # the default key of every provider (the keyring's, pkcs11's default_key, kmip's key)
@@ -116,13 +116,33 @@ class StoreIndex:
         assert changed == 1, f"{storage_key!r}: {changed} rows changed"
 
 
+def store_args(server):
+    """Where the CLI finds the server's store: its directory, or in gateway mode (BLOBSEAL_IT_GATEWAY=1) the same
+    upstream bucket and prefix, through `--upstream`."""
+    if server.upstream_prefix is None:
+        return ["--store", os.path.join(server.data, "store")]
+    upstream = upstream_settings()
+    return ["--upstream", f"{upstream['endpoint']}/{upstream['bucket']}/{server.upstream_prefix}"]
+
+
+def cli_env(server):
+    """The CLI's environment: the upstream's credentials in gateway mode, as the server has them."""
+    env = dict(os.environ)
+    if server.upstream_prefix is not None:
+        upstream = upstream_settings()
+        env.update(AWS_ACCESS_KEY_ID=upstream["access_key"], AWS_SECRET_ACCESS_KEY=upstream["secret_key"],
+                   AWS_REGION=upstream["region"])
+    return env
+
+
 def main(provider):
     rng = random.Random(7)
     started = time.time()
     with key_manager(provider) as keys, Blobseal(extra_args=keys.serve_args) as server:
         def cli(*args, check=True):
-            command = [blobseal_binary(), *keys.cli_args(server), "--store", os.path.join(server.data, "store"), *args]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+            command = [blobseal_binary(), *keys.cli_args(server), *store_args(server), *args]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                                    env=cli_env(server))
             if check:
                 assert result.returncode == 0, f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
             return result
@@ -146,8 +166,10 @@ def main(provider):
             list(pool.map(put, bodies.items()))
         expected.update({k: sha256(v) for k, v in bodies.items()})
         log(f"{provider}: {OBJECTS} objects written under key version 1 ({time.time() - started:.0f} s)")
-        index = StoreIndex(server)
-        pinned_header, pinned_metadata, _ = index.row(f"rot/{PINNED}")
+        gateway = server.upstream_prefix is not None
+        if not gateway:  # the put-back proof below edits the local store's index
+            index = StoreIndex(server)
+            pinned_header, pinned_metadata, _ = index.row(f"rot/{PINNED}")
 
         rotated = cli("keys", "rotate").stdout
         assert re.search(r"\b2\b", rotated), f"keys rotate did not print version 2: {rotated!r}"
@@ -189,10 +211,11 @@ def main(provider):
             checkpoint = os.path.join(server.work, "rewrap.checkpoint")
             audit = os.path.join(server.work, "rewrap.audit")
             first = subprocess.Popen(
-                [blobseal_binary(), *keys.cli_args(server), "--store", os.path.join(server.data, "store"), "rewrap",
+                [blobseal_binary(), *keys.cli_args(server), *store_args(server), "rewrap",
                  "--rate", "200", "--batch", "100", "--concurrency", "4", "--checkpoint", checkpoint,
                  "--audit-log", audit],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                env=cli_env(server))
             deadline = time.time() + 60
             while not os.path.exists(checkpoint) and time.time() < deadline and first.poll() is None:
                 time.sleep(0.05)
@@ -265,35 +288,44 @@ def main(provider):
         log(f"version 1 destroyed (keys list: {versions}): all {len(expected)} objects read back byte for byte "
             "and list; a dry run finds nothing to rewrap")
 
-        # The proof that version 1 is gone: an envelope still under it (as a stale backup of the index would hold)
-        # opens nowhere, and every failure names the key and the version.
-        index.put_back(f"rot/{PINNED}", pinned_header, pinned_metadata)
-        from botocore.exceptions import ClientError
-        try:
-            body = s3.get_object(Bucket="rot", Key=PINNED)["Body"].read()
-            raise AssertionError(f"{PINNED}, sealed under the destroyed version 1, read back ({len(body)} bytes)")
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = exc.response.get("Error", {}).get("Code")
-            message = exc.response.get("Error", {}).get("Message", "")
-            served = f"{status} {code}: {message}"
-        assert names_key_and_version(served + server.server_stderr(50), 1), \
-            f"GET of an object under the destroyed version: the error names neither key nor version: {served}\n" \
-            f"{server.server_stderr()}"
-        log(f"GET {PINNED} under the destroyed version 1: {served}")
-        dry = json.loads(cli("rewrap", "--dry-run", "--json").stdout)
-        assert dry["to_rewrap"] == 1, f"dry run with one envelope under version 1 put back: {dry}"
-        failed = cli("rewrap", "--json", check=False)
-        # Exit 1 with the object listed as failed (docs/KEY_ROTATION.md); not exit 0 with the object counted as
-        # "removed during the run", which would hide data that can no longer be opened.
-        assert failed.returncode == 1, f"rewrap of an envelope under the destroyed version exited " \
-                                       f"{failed.returncode} instead of 1 (failed):\n{failed.stdout}\n{failed.stderr}"
-        report = json.loads(failed.stdout)
-        assert [entry["key"] for entry in report["failed"]] == [f"rot/{PINNED}"], \
-            f"rewrap should list exactly rot/{PINNED} as failed: {report}"
-        assert names_key_and_version(report["failed"][0]["error"], 1), \
-            f"rewrap's error for rot/{PINNED} names neither the key nor version 1: {report['failed'][0]['error']}"
-        log(f"rewrap cannot move it off version 1: {report['failed'][0]['error']}")
+        if gateway:
+            # The put-back proof below edits the local index. Here, reencrypt through --upstream instead: the
+            # selected objects get fresh data keys in the upstream bucket and still read back byte for byte.
+            report = json.loads(cli("reencrypt", "--bucket", "rot", "--prefix", "obj/00", "--json").stdout)
+            assert report["reencrypted"] == 100 and not report["failed"], f"reencrypt through --upstream: {report}"
+            check_all("after reencrypt through --upstream")
+            log(f"gateway mode: reencrypt through --upstream gave 100 objects fresh data keys; all read back "
+                "(the put-back proof edits the local index: skipped)")
+        else:
+            # The proof that version 1 is gone: an envelope still under it (as a stale backup of the index would hold)
+            # opens nowhere, and every failure names the key and the version.
+            index.put_back(f"rot/{PINNED}", pinned_header, pinned_metadata)
+            from botocore.exceptions import ClientError
+            try:
+                body = s3.get_object(Bucket="rot", Key=PINNED)["Body"].read()
+                raise AssertionError(f"{PINNED}, sealed under the destroyed version 1, read back ({len(body)} bytes)")
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                code = exc.response.get("Error", {}).get("Code")
+                message = exc.response.get("Error", {}).get("Message", "")
+                served = f"{status} {code}: {message}"
+            assert names_key_and_version(served + server.server_stderr(50), 1), \
+                f"GET of an object under the destroyed version: the error names neither key nor version: {served}\n" \
+                f"{server.server_stderr()}"
+            log(f"GET {PINNED} under the destroyed version 1: {served}")
+            dry = json.loads(cli("rewrap", "--dry-run", "--json").stdout)
+            assert dry["to_rewrap"] == 1, f"dry run with one envelope under version 1 put back: {dry}"
+            failed = cli("rewrap", "--json", check=False)
+            # Exit 1 with the object listed as failed (docs/KEY_ROTATION.md); not exit 0 with the object counted as
+            # "removed during the run", which would hide data that can no longer be opened.
+            assert failed.returncode == 1, f"rewrap of an envelope under the destroyed version exited " \
+                                           f"{failed.returncode} instead of 1 (failed):\n{failed.stdout}\n{failed.stderr}"
+            report = json.loads(failed.stdout)
+            assert [entry["key"] for entry in report["failed"]] == [f"rot/{PINNED}"], \
+                f"rewrap should list exactly rot/{PINNED} as failed: {report}"
+            assert names_key_and_version(report["failed"][0]["error"], 1), \
+                f"rewrap's error for rot/{PINNED} names neither the key nor version 1: {report['failed'][0]['error']}"
+            log(f"rewrap cannot move it off version 1: {report['failed'][0]['error']}")
     print(f"rotation flow ({provider}): ok in {time.time() - started:.0f} s")
 
 
