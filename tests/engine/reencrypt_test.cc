@@ -301,7 +301,8 @@ TEST_F(ReencryptTest, SelectorsSelectExactlyWhatTheySay) {
   engine::PutOptions other;
   other.key_id = "other";
   ASSERT_TRUE(put({"acme", "docs", "2026/d.txt"}, "d", other));                    // other v1
-  SpanSource cli_body(as_bytes(std::string("e")));
+  const std::string cli_text = "e";  // outlives the source that reads it
+  SpanSource cli_body(as_bytes(cli_text));
   ASSERT_TRUE(engine_->put({"", "", "2026/e.txt"}, cli_body));                      // the CLI namespace, default v1
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch());
