@@ -2,8 +2,10 @@
 // front end or a store sees a socket or a file descriptor; they see these.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -34,6 +36,12 @@ class RandomAccessSource {
   virtual std::uint64_t size() const = 0;
   // Reads up to out.size() bytes at `offset`; returns fewer only at the end of the blob.
   virtual Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+  // The bytes [offset, offset + n) in place, when the source is memory that stays valid and unchanged while the
+  // caller uses them (fewer only at the end of the blob); nullopt for sources that must copy (files, sockets). Lets
+  // a reader decrypt straight from memory instead of copying the ciphertext first.
+  virtual std::optional<std::span<const std::uint8_t>> view(std::uint64_t /*offset*/, std::size_t /*n*/) {
+    return std::nullopt;
+  }
 };
 
 // Reads exactly out.size() bytes unless the stream ends first; returns how many were read.
@@ -47,6 +55,10 @@ class SpanSource final : public ByteSource, public RandomAccessSource {
   Result<std::size_t> read(std::span<std::uint8_t> out) override;
   std::uint64_t size() const override { return data_.size(); }
   Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override;
+  std::optional<std::span<const std::uint8_t>> view(std::uint64_t offset, std::size_t n) override {
+    if (offset >= data_.size()) return data_.subspan(data_.size());
+    return data_.subspan(static_cast<std::size_t>(offset), std::min<std::uint64_t>(n, data_.size() - offset));
+  }
 
  private:
   std::span<const std::uint8_t> data_;

@@ -42,6 +42,66 @@ std::optional<std::uint64_t> plaintext_size(std::uint64_t size) {
   return full * kChunkSize + (rest - kTagSize);
 }
 
+// ---- ChunkBuffer ----------------------------------------------------------------------------------------------
+
+namespace {
+
+// The released buffers of one thread, reused by exact size (a stream's batch buffers come in a handful of sizes).
+// Bounded: four buffers of at most 2 MiB each per thread.
+constexpr std::size_t kCachedBuffers = 4;
+constexpr std::size_t kLargestCachedBuffer = std::size_t{2} << 20;
+
+thread_local bool t_buffer_cache_gone = false;  // trivially destructible: readable while the cache is destroyed
+
+struct BufferCache {
+  std::array<std::uint8_t*, kCachedBuffers> data{};
+  std::array<std::size_t, kCachedBuffers> size{};
+  std::size_t next_eviction = 0;
+  ~BufferCache() {
+    for (auto* p : data) delete[] p;
+    t_buffer_cache_gone = true;
+  }
+};
+
+BufferCache* buffer_cache() {
+  if (t_buffer_cache_gone) return nullptr;
+  thread_local BufferCache cache;
+  return &cache;
+}
+
+}  // namespace
+
+ChunkBuffer::ChunkBuffer(std::size_t size) : size_(size) {
+  if (BufferCache* cache = size <= kLargestCachedBuffer ? buffer_cache() : nullptr) {
+    for (std::size_t i = 0; i < kCachedBuffers; ++i) {
+      if (cache->data[i] != nullptr && cache->size[i] == size) {
+        data_ = std::exchange(cache->data[i], nullptr);
+        return;
+      }
+    }
+  }
+  data_ = new std::uint8_t[size];
+}
+
+void ChunkBuffer::release() {
+  if (data_ == nullptr) return;
+  BufferCache* cache = size_ <= kLargestCachedBuffer ? buffer_cache() : nullptr;
+  if (cache == nullptr) {
+    delete[] std::exchange(data_, nullptr);
+    return;
+  }
+  std::size_t slot = kCachedBuffers;
+  for (std::size_t i = 0; i < kCachedBuffers && slot == kCachedBuffers; ++i)
+    if (cache->data[i] == nullptr) slot = i;
+  if (slot == kCachedBuffers) {
+    slot = cache->next_eviction;
+    cache->next_eviction = (slot + 1) % kCachedBuffers;
+    delete[] cache->data[slot];
+  }
+  cache->data[slot] = std::exchange(data_, nullptr);
+  cache->size[slot] = size_;
+}
+
 // ---- StreamCipher ---------------------------------------------------------------------------------------------
 
 StreamCipher::StreamCipher(crypto::AesGcm aead, std::array<std::uint8_t, 12> base_nonce, Commitment commitment)
@@ -362,17 +422,26 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
     std::uint64_t batch_end = std::min<std::uint64_t>(last, batch_start + batch_chunks_ - 1);
     std::uint64_t bytes = 0;
     for (std::uint64_t k = batch_start; k <= batch_end; ++k) bytes += sealed_chunk_size(k, plaintext_size_);
-    std::span<std::uint8_t> batch(buffer_.data(), static_cast<std::size_t>(bytes));
-
-    std::size_t got = BLOBSEAL_TRY(read_full_at(*source_, offset_ + chunk_offset(batch_start), batch));
-    if (got != bytes) return make_error(truncated("the stored body ended early"));
-    // Open each chunk in place (OpenSSL allows exact but not partial overlap), then slide its plaintext down over
-    // the tags before it while it is still in L1: one buffer per batch, half the cache footprint of a second one.
+    std::uint64_t at = offset_ + chunk_offset(batch_start);
+    // A source in memory is opened from where it lies, into the buffer; any other is first read into the buffer
+    // and opened in place there (OpenSSL allows exact but not partial overlap), each chunk's plaintext then slid
+    // down over the tags before it while it is still in L1: one buffer per batch, not two.
+    const std::uint8_t* sealed = nullptr;
+    if (auto view = source_->view(at, static_cast<std::size_t>(bytes))) {
+      if (view->size() != bytes) return make_error(truncated("the stored body ended early"));
+      sealed = view->data();
+    } else {
+      std::span<std::uint8_t> batch(buffer_.data(), static_cast<std::size_t>(bytes));
+      std::size_t got = BLOBSEAL_TRY(read_full_at(*source_, at, batch));
+      if (got != bytes) return make_error(truncated("the stored body ended early"));
+      sealed = buffer_.data();
+    }
     std::uint8_t* data = buffer_.data();
     std::size_t in = 0, out = 0;
     for (std::uint64_t k = batch_start; k <= batch_end; ++k) {
       std::size_t n = sealed_chunk_size(k, plaintext_size_);
-      auto status = cipher_.open_chunk(k, std::span<const std::uint8_t>(data + in, n), std::span(data + in, n - kTagSize));
+      std::uint8_t* target = sealed == data ? data + in : data + out;
+      auto status = cipher_.open_chunk(k, std::span<const std::uint8_t>(sealed + in, n), std::span(target, n - kTagSize));
       if (!status) {
         // Release the verified chunks of this batch that precede the failure (within the range), then fail.
         std::size_t usable = out > skip ? out - static_cast<std::size_t>(skip) : 0;
@@ -381,7 +450,7 @@ Status StreamReader::read(std::uint64_t pos, std::uint64_t count, ByteSink& sink
         secure_zero(data, buffer_.size());
         return status;
       }
-      if (out != in) std::memmove(data + out, data + in, n - kTagSize);
+      if (target != data + out) std::memmove(data + out, target, n - kTagSize);
       in += n;
       out += n - kTagSize;
     }

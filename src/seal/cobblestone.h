@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/byte_stream.h"
@@ -37,16 +38,32 @@ inline constexpr std::size_t kDefaultBatchChunks = 32;
 using Salt = std::array<std::uint8_t, kSaltSize>;
 
 // A heap buffer that is not zero-filled on allocation (a std::vector would write every byte once more per stream).
+// Released buffers go to a small per-thread cache and are handed out again for the next stream of the same batch
+// size: opening object after object then neither returns half a megabyte to the kernel (glibc trims the heap top
+// once it passes twice the mmap threshold) nor faults it back in page by page, which cost 10-15 % of a 64 MiB open.
+// A reused buffer holds the previous stream's bytes, as reused heap memory does; callers wipe what they must.
 class ChunkBuffer {
  public:
   ChunkBuffer() = default;
-  explicit ChunkBuffer(std::size_t size) : data_(new std::uint8_t[size]), size_(size) {}
-  std::uint8_t* data() { return data_.get(); }
+  explicit ChunkBuffer(std::size_t size);
+  ~ChunkBuffer() { release(); }
+  ChunkBuffer(ChunkBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  ChunkBuffer& operator=(ChunkBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  std::uint8_t* data() { return data_; }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
  private:
-  std::unique_ptr<std::uint8_t[]> data_;
+  void release();
+  std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
 using Commitment = std::array<std::uint8_t, kCommitmentSize>;

@@ -3,6 +3,8 @@
 #include <random>
 #include <set>
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include "test_support.h"
@@ -346,6 +348,35 @@ TEST_P(CobblestoneRoundTrip, ThroughBothDecryptors) {
 INSTANTIATE_TEST_SUITE_P(Sizes, CobblestoneRoundTrip,
                          ::testing::Values(0, 1, 15, 16, 17, 16383, 16384, 16385, 32767, 32768, 32769, 49152,
                                            16384 * 33 - 1, 16384 * 33, 16384 * 33 + 1, 16384 * 64 + 5));
+
+// Opening object after object reuses the same batch buffers instead of returning them to the kernel each time.
+TEST(ChunkBufferTest, ReleasedBuffersAreReusedBySizeWithinABound) {
+  std::uint8_t* first = nullptr;
+  {
+    ChunkBuffer a(33 * kSealedChunkSize);
+    first = a.data();
+    std::memset(a.data(), 0x5a, a.size());
+  }
+  ChunkBuffer other_size(32 * kSealedChunkSize);
+  EXPECT_NE(other_size.data(), first) << "a buffer is reused only for the same size";
+  ChunkBuffer again(33 * kSealedChunkSize);
+  EXPECT_EQ(again.data(), first) << "the released buffer of that size was not reused";
+  ChunkBuffer fresh(33 * kSealedChunkSize);
+  EXPECT_NE(fresh.data(), first) << "a cached buffer was handed out twice";
+
+  ChunkBuffer moved(std::move(again));
+  EXPECT_EQ(moved.data(), first);
+  EXPECT_TRUE(again.empty());  // NOLINT(bugprone-use-after-move): a moved-from buffer is empty
+  EXPECT_EQ(again.data(), nullptr);
+
+  // Larger than the cache keeps (2 MiB): allocated and freed every time, never held.
+  for (int i = 0; i < 3; ++i) {
+    ChunkBuffer big((std::size_t{2} << 20) + 1);
+    EXPECT_NE(big.data(), nullptr);
+  }
+  // Many releases keep at most four buffers: the fifth distinct size evicts one, nothing leaks (ASan checks).
+  for (std::size_t n = 1; n <= 8; ++n) ChunkBuffer(n * 1000);
+}
 
 }  // namespace
 }  // namespace blobseal::seal

@@ -99,9 +99,12 @@ class TamperTest : public ::testing::Test {
   void check_case(const SealedObject& o, const Bytes& envelope, const BodyCase& c, bool run_stream_decryptor) {
     SCOPED_TRACE(c.name);
     boundaries_ = test::chunk_boundaries(o.stream_sizes);
-    for (std::size_t batch : {std::size_t{1}, kDefaultBatchChunks}) {
-      SCOPED_TRACE(::testing::Message() << "batch " << batch);
-      auto opened = sealer_.open(o.location, envelope, c.body, batch);
+    for (auto [batch, access] : {std::pair{std::size_t{1}, test::BodyAccess::kInPlace},
+                                 std::pair{kDefaultBatchChunks, test::BodyAccess::kInPlace},
+                                 std::pair{kDefaultBatchChunks, test::BodyAccess::kCopied}}) {
+      SCOPED_TRACE(::testing::Message() << "batch " << batch
+                                        << (access == test::BodyAccess::kCopied ? ", body copied" : ", body in place"));
+      auto opened = sealer_.open(o.location, envelope, c.body, batch, access);
       if (c.refused_at_open) {
         ASSERT_FALSE(opened) << "a body of the wrong size was accepted";
         EXPECT_EQ(opened.error().code(), ErrorCode::kDataLoss) << opened.error().to_string();
@@ -119,7 +122,7 @@ class TamperTest : public ::testing::Test {
         ranges.emplace_back(e - 1, 1);
         ranges.emplace_back(b - std::min<std::uint64_t>(b, 5000), 10000);
       }
-      std::mt19937_64 rng(c.body.size() * 31 + batch);
+      std::mt19937_64 rng(c.body.size() * 31 + batch + static_cast<std::size_t>(access));
       for (int i = 0; i < 12; ++i) {
         std::uint64_t pos = rng() % (size + 1);
         ranges.emplace_back(pos, rng() % (size - pos + 1));

@@ -318,7 +318,7 @@ SealedObject Sealer::seal_multipart(const Location& location, Bytes plaintext,
 }
 
 Result<std::unique_ptr<OpenedObject>> Sealer::open(const Location& location, ByteSpan envelope, ByteSpan body,
-                                                   std::size_t batch_chunks) {
+                                                   std::size_t batch_chunks, BodyAccess access) {
   auto opened = std::make_unique<OpenedObject>();
   auto parsed = BLOBSEAL_TRY(parse_envelope(envelope));
   opened->envelope = std::move(parsed.envelope);
@@ -328,7 +328,8 @@ Result<std::unique_ptr<OpenedObject>> Sealer::open(const Location& location, Byt
   keys::WrappedKey wrapped{e.key.provider, e.key.key_id, e.key.version, e.key.wrapped_dek};
   auto dek = BLOBSEAL_TRY(keys_->unwrap(wrapped, wrap_associated_data(location, e.object_id)));
   opened->contents = BLOBSEAL_TRY(open_envelope(e, dek));
-  opened->body = std::make_unique<SpanSource>(body);
+  if (access == BodyAccess::kInPlace) opened->body = std::make_unique<SpanSource>(body);
+  else opened->body = std::make_unique<CopyingSource>(body);
   opened->reader.emplace(BLOBSEAL_TRY(SealedReader::open(e, opened->contents, dek, *opened->body, batch_chunks)));
   return opened;
 }

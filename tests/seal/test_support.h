@@ -119,8 +119,24 @@ struct SealedObject {
 
 // An object opened the way the engine opens one: parse the envelope, check the provider, unwrap the data key with
 // the location's associated data, open the sealed section, check the body size.
+// A source that can only copy (read_at, no view()), as files and upstream bodies are read; SpanSource is read in
+// place. Readers take a different path for each, so the matrices run through both.
+class CopyingSource final : public RandomAccessSource {
+ public:
+  explicit CopyingSource(ByteSpan data) : inner_(data) {}
+  std::uint64_t size() const override { return inner_.size(); }
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    return inner_.read_at(offset, out);
+  }
+
+ private:
+  SpanSource inner_;
+};
+
+enum class BodyAccess { kInPlace, kCopied };
+
 struct OpenedObject {
-  std::unique_ptr<SpanSource> body;
+  std::unique_ptr<RandomAccessSource> body;
   Envelope envelope;
   EnvelopeContents contents;
   std::optional<SealedReader> reader;
@@ -142,7 +158,8 @@ class Sealer {
                            ByteSpan plaintext, PartRecord* record = nullptr);
 
   Result<std::unique_ptr<OpenedObject>> open(const Location& location, ByteSpan envelope, ByteSpan body,
-                                             std::size_t batch_chunks = kDefaultBatchChunks);
+                                             std::size_t batch_chunks = kDefaultBatchChunks,
+                                             BodyAccess access = BodyAccess::kInPlace);
 
  private:
   std::unique_ptr<keys::KeyManager> keys_;
