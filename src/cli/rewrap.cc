@@ -392,10 +392,12 @@ int run_rewrap(const GlobalOptions& global, const RewrapCommand& command) {
   walk.process = [dry_run](engine::Engine& engine, const std::string& key) -> Result<ObjectOutcome> {
     Result<std::optional<bool>> outcome = std::optional<bool>();
     // An object replaced or removed during the run: a replacement is sealed under the current version already (it
-    // is checked again), a removal needs nothing.
+    // is checked again), a removal needs nothing. A refusal for the key's state (a reason set, see
+    // engine::kKeyDisabledReason) will not change by asking again.
     for (int attempt = 0; attempt < 3; ++attempt) {
       outcome = dry_run ? engine.needs_rewrap_stored(key) : engine.rewrap_stored(key);
-      if (outcome || outcome.error().code() != ErrorCode::kFailedPrecondition) break;
+      if (outcome || outcome.error().code() != ErrorCode::kFailedPrecondition || !outcome.error().reason().empty())
+        break;
     }
     if (!outcome) return make_error(outcome.error());
     if (!*outcome) return ObjectOutcome::kSkipped;  // an internal record without a data key of its own

@@ -141,6 +141,19 @@ class LocalKeyring::Impl {
     return {};
   }
 
+  // mutate() on one version of one key (the default key when `key_id` is empty), found or refused with NotFound.
+  Status mutate_version(std::string_view key_id, std::uint32_t version,
+                        const std::function<Status(const std::string& name, KeyEntry&, KeyVersionEntry&)>& change) {
+    return mutate([&](KeyringContents& contents) -> Status {
+      std::string name = key_id.empty() ? contents.default_key : std::string(key_id);
+      KeyEntry* key = contents.find(name);
+      if (key == nullptr) return unknown_key(contents, name);
+      KeyVersionEntry* entry = key->find(version);
+      if (entry == nullptr) return unknown_version(name, *key, version);
+      return change(name, *key, *entry);
+    });
+  }
+
   // Error helpers: name the key, the version and where the keyring comes from, never any material.
   tl::unexpected<Error> unknown_key(const KeyringContents& contents, std::string_view key_id) const {
     if (from_blob_key())
@@ -396,56 +409,44 @@ Status LocalKeyring::add_key(std::string_view key_id) {
 }
 
 Status LocalKeyring::retire(std::string_view key_id, std::uint32_t version) {
-  return impl_->mutate([&](KeyringContents& contents) -> Status {
-    std::string name = key_id.empty() ? contents.default_key : std::string(key_id);
-    KeyEntry* key = contents.find(name);
-    if (key == nullptr) return impl_->unknown_key(contents, name);
-    KeyVersionEntry* entry = key->find(version);
-    if (entry == nullptr) return impl_->unknown_version(name, *key, version);
-    if (entry->retired_unix) return {};
-    if (const KeyVersionEntry* current = key->current(); current != nullptr && current->version == version)
+  return impl_->mutate_version(
+      key_id, version, [&](const std::string& name, KeyEntry& key, KeyVersionEntry& entry) -> Status {
+    if (entry.retired_unix) return {};
+    if (const KeyVersionEntry* current = key.current(); current != nullptr && current->version == version)
       return make_error(ErrorCode::kFailedPrecondition,
                         fmt::format("key \"{}\" version {} is the current version (new objects are wrapped under it) "
                                     "and cannot be retired; rotate first (blobseal keys rotate {}), rewrap objects "
                                     "(blobseal rewrap), then retire it",
                                     name, version, name));
-    entry->retired_unix = now_unix();
+    entry.retired_unix = now_unix();
     return {};
   });
 }
 
 Status LocalKeyring::unretire(std::string_view key_id, std::uint32_t version) {
-  return impl_->mutate([&](KeyringContents& contents) -> Status {
-    std::string name = key_id.empty() ? contents.default_key : std::string(key_id);
-    KeyEntry* key = contents.find(name);
-    if (key == nullptr) return impl_->unknown_key(contents, name);
-    KeyVersionEntry* entry = key->find(version);
-    if (entry == nullptr) return impl_->unknown_version(name, *key, version);
-    if (entry->destroyed_unix)
+  return impl_->mutate_version(
+      key_id, version, [&](const std::string& name, KeyEntry& /*key*/, KeyVersionEntry& entry) -> Status {
+    if (entry.destroyed_unix)
       return make_error(ErrorCode::kFailedPrecondition,
                         fmt::format("key \"{}\" version {} was destroyed and cannot be un-retired", name, version));
-    entry->retired_unix.reset();
+    entry.retired_unix.reset();
     return {};
   });
 }
 
 Status LocalKeyring::destroy(std::string_view key_id, std::uint32_t version) {
-  return impl_->mutate([&](KeyringContents& contents) -> Status {
-    std::string name = key_id.empty() ? contents.default_key : std::string(key_id);
-    KeyEntry* key = contents.find(name);
-    if (key == nullptr) return impl_->unknown_key(contents, name);
-    KeyVersionEntry* entry = key->find(version);
-    if (entry == nullptr) return impl_->unknown_version(name, *key, version);
-    if (entry->destroyed_unix)
+  return impl_->mutate_version(
+      key_id, version, [&](const std::string& name, KeyEntry& /*key*/, KeyVersionEntry& entry) -> Status {
+    if (entry.destroyed_unix)
       return make_error(ErrorCode::kNotFound,
                         fmt::format("key \"{}\" version {} is already destroyed", name, version));
-    if (!entry->retired_unix)
+    if (!entry.retired_unix)
       return make_error(ErrorCode::kFailedPrecondition,
                         fmt::format("key \"{}\" version {} is not retired; rewrap objects off it (blobseal rewrap), "
                                     "retire it (blobseal keys retire {} {}), then destroy it",
                                     name, version, name, version));
-    entry->material = SecretBytes();  // the old buffer is wiped as it is dropped
-    entry->destroyed_unix = now_unix();
+    entry.material = SecretBytes();  // the old buffer is wiped as it is dropped
+    entry.destroyed_unix = now_unix();
     return {};
   });
 }
