@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine_fixture.h"
+
 #include "core/bytes.h"
 #include "crypto/primitives.h"
 #include "engine/engine.h"
@@ -21,12 +23,7 @@ using namespace blobseal;
 
 namespace {
 
-std::string random_string(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using engine::test::random_string;
 
 class StringSource final : public ByteSource {
  public:
@@ -46,59 +43,9 @@ class StringSource final : public ByteSource {
   std::size_t pos_ = 0;
 };
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public engine::test::EngineFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("blobseal-engine-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    auto keyring = keys::LocalKeyring::create((dir_ / "keyring").string(), {});
-    ASSERT_TRUE(keyring) << keyring.error().to_string();
-    keyring_ = std::move(*keyring);
-    store::StoreRegistry registry;
-    store::register_builtin_stores(registry);
-    auto s = registry.create("local", {{"root", (dir_ / "store").string()}});
-    ASSERT_TRUE(s) << s.error().to_string();
-    store_ = std::move(*s);
-    engine_ = std::make_unique<engine::Engine>(*store_, *keyring_);
-    ASSERT_TRUE(engine_->create_bucket("acme", "photos"));
-  }
-  void TearDown() override {
-    engine_.reset();
-    store_.reset();
-    keyring_.reset();
-    fs::remove_all(dir_);
-  }
-
-  Result<engine::ObjectSummary> put(const engine::Location& at, const std::string& data,
-                                    engine::PutOptions options = {}) {
-    StringSource source(data);
-    return engine_->put(at, source, options);
-  }
-
-  std::string read(const engine::Location& at, std::uint64_t pos = 0, std::optional<std::uint64_t> count = {}) {
-    auto object = engine_->open(at);
-    EXPECT_TRUE(object) << object.error().to_string();
-    if (!object) return {};
-    StringSink sink;
-    auto status = object->read(pos, count.value_or(object->size() - pos), sink);
-    EXPECT_TRUE(status) << status.error().to_string();
-    return sink.out;
-  }
-
-  std::string stored_body(const std::string& key) {
-    auto object = store_->open(key);
-    EXPECT_TRUE(object);
-    std::string out(object.value()->body().size(), '\0');
-    (void)read_full_at(object.value()->body(), 0, std::span(reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
-    return out;
-  }
-
-  fs::path dir_;
-  std::unique_ptr<keys::LocalKeyring> keyring_;
-  std::unique_ptr<store::ObjectStore> store_;
-  std::unique_ptr<engine::Engine> engine_;
+  EngineTest() : EngineFixture("blobseal-engine-") {}
 };
 
 const engine::Location kA{"acme", "photos", "2026/a.jpg"};

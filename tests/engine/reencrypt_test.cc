@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine_fixture.h"
+
 #include "core/bytes.h"
 #include "crypto/primitives.h"
 #include "engine/engine.h"
@@ -25,12 +27,7 @@ using namespace blobseal;
 
 namespace {
 
-std::string random_string(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using engine::test::random_string;
 
 // Forwards to a real store; runs `before_conditional_put` once, just before the first conditional put of
 // `watched_key`: a client's write landing while the object is being re-encrypted.
@@ -70,57 +67,21 @@ class InterposingStore final : public store::ObjectStore {
   store::ObjectStore& inner_;
 };
 
-class ReencryptTest : public ::testing::Test {
+class ReencryptTest : public engine::test::EngineFixture {
  protected:
+  ReencryptTest() : EngineFixture("blobseal-reencrypt-") {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("blobseal-reencrypt-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    auto keyring = keys::LocalKeyring::create((dir_ / "keyring").string(), {});
-    ASSERT_TRUE(keyring) << keyring.error().to_string();
-    keyring_ = std::move(*keyring);
-    store::StoreRegistry registry;
-    store::register_builtin_stores(registry);
-    auto s = registry.create("local", {{"root", (dir_ / "store").string()}});
-    ASSERT_TRUE(s) << s.error().to_string();
-    store_ = std::move(*s);
-    interposer_ = std::make_unique<InterposingStore>(*store_);
-    engine_ = std::make_unique<engine::Engine>(*interposer_, *keyring_);
-    ASSERT_TRUE(engine_->create_bucket("acme", "photos"));
+    EngineFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(engine_->create_bucket("acme", "docs"));
   }
   void TearDown() override {
-    engine_.reset();
+    EngineFixture::TearDown();
     interposer_.reset();
-    store_.reset();
-    keyring_.reset();
-    fs::remove_all(dir_);
   }
-
-  Result<engine::ObjectSummary> put(const engine::Location& at, const std::string& data,
-                                    engine::PutOptions options = {}) {
-    SpanSource source(as_bytes(data));
-    return engine_->put(at, source, options);
-  }
-
-  std::string read(const engine::Location& at, std::uint64_t pos = 0, std::optional<std::uint64_t> count = {}) {
-    auto object = engine_->open(at);
-    EXPECT_TRUE(object) << object.error().to_string();
-    if (!object) return {};
-    StringSink sink;
-    auto status = object->read(pos, count.value_or(object->size() - pos), sink);
-    EXPECT_TRUE(status) << status.error().to_string();
-    return sink.out;
-  }
-
-  std::string stored_body(const std::string& key) {
-    auto object = store_->open(key);
-    EXPECT_TRUE(object);
-    if (!object) return {};
-    std::string out(object.value()->body().size(), '\0');
-    (void)read_full_at(object.value()->body(), 0, std::span(reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
-    return out;
+  store::ObjectStore& engine_store() override {
+    interposer_ = std::make_unique<InterposingStore>(*store_);
+    return *interposer_;
   }
 
   // The envelope as stored, with its sealed section opened under the data key the keyring unwraps.
@@ -173,11 +134,7 @@ class ReencryptTest : public ::testing::Test {
     return keys;
   }
 
-  fs::path dir_;
-  std::unique_ptr<keys::LocalKeyring> keyring_;
-  std::unique_ptr<store::ObjectStore> store_;
   std::unique_ptr<InterposingStore> interposer_;
-  std::unique_ptr<engine::Engine> engine_;
 };
 
 const engine::Location kA{"acme", "photos", "2026/a.jpg"};
