@@ -14,6 +14,7 @@
 
 #include "core/bytes.h"
 #include "crypto/primitives.h"
+#include "cli_fixture.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -23,47 +24,14 @@ using blobseal::testing::run_process;
 
 namespace {
 
-const std::string kBinary = BLOBSEAL_BINARY;
+const std::string& kBinary = blobseal::testing::kBlobsealBinary;
+using blobseal::testing::random_string;
+using blobseal::testing::read_file;
+using blobseal::testing::write_file;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_file(const fs::path& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-std::string random_string(std::size_t n, std::uint64_t seed) {
-  std::string s(n, '\0');
-  blobseal::testing::fill_pseudo_random(seed, 0, reinterpret_cast<std::uint8_t*>(s.data()), n);
-  return s;
-}
-
-class CliTest : public ::testing::Test {
+class CliTest : public blobseal::testing::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("blobseal-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    keyring_ = (dir_ / "keyring").string();
-    store_ = (dir_ / "store").string();
-    auto r = blobseal({"keys", "init"});
-    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  ProcessResult blobseal(std::vector<std::string> args, ProcessOptions options = {}) {
-    args.insert(args.begin(), {kBinary, "--keyring", keyring_, "--store", store_});
-    options.unset_env.push_back("BLOB_KEY");
-    return run_process(args, options);
-  }
-
-  fs::path dir_;
-  std::string keyring_;
-  std::string store_;
+  CliTest() : CliFixture("blobseal-cli-") {}
 };
 
 TEST_F(CliTest, EncryptDecryptRoundTripsFilesOfEveryChunkShape) {
@@ -73,7 +41,9 @@ TEST_F(CliTest, EncryptDecryptRoundTripsFilesOfEveryChunkShape) {
     auto e = blobseal({"encrypt", "-o", (dir_ / "sealed").string(), (dir_ / "in").string()});
     ASSERT_EQ(e.exit_code, 0) << e.stderr_text;
     std::string sealed = read_file(dir_ / "sealed");
-    if (size >= 64) EXPECT_EQ(sealed.find(plain.substr(0, 64)), std::string::npos) << "plaintext in the sealed file";
+    if (size >= 64) {
+      EXPECT_EQ(sealed.find(plain.substr(0, 64)), std::string::npos) << "plaintext in the sealed file";
+    }
     auto d = blobseal({"decrypt", "-o", (dir_ / "out").string(), (dir_ / "sealed").string()});
     ASSERT_EQ(d.exit_code, 0) << d.stderr_text;
     EXPECT_EQ(read_file(dir_ / "out"), plain) << "size " << size;

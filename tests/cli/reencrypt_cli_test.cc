@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_fixture.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -25,23 +26,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kBinary = BLOBSEAL_BINARY;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_file(const fs::path& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-std::string random_string(std::size_t n, std::uint64_t seed) {
-  std::string s(n, '\0');
-  blobseal::testing::fill_pseudo_random(seed, 0, reinterpret_cast<std::uint8_t*>(s.data()), n);
-  return s;
-}
+const std::string& kBinary = blobseal::testing::kBlobsealBinary;
+using blobseal::testing::random_string;
+using blobseal::testing::read_file;
+using blobseal::testing::write_file;
 
 std::vector<json> audit_lines(const fs::path& path) {
   std::vector<json> lines;
@@ -50,28 +38,10 @@ std::vector<json> audit_lines(const fs::path& path) {
   return lines;
 }
 
-class ReencryptCliTest : public ::testing::Test {
+class ReencryptCliTest : public blobseal::testing::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("blobseal-reencrypt-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    keyring_ = (dir_ / "keyring").string();
-    store_ = (dir_ / "store").string();
-    auto r = blobseal({"keys", "init"});
-    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  ReencryptCliTest() : CliFixture("blobseal-reencrypt-cli-") {}
 
-  std::vector<std::string> command(std::vector<std::string> args) {
-    args.insert(args.begin(), {kBinary, "--keyring", keyring_, "--store", store_});
-    return args;
-  }
-  ProcessResult blobseal(std::vector<std::string> args, ProcessOptions options = {}) {
-    options.unset_env.push_back("BLOB_KEY");
-    return run_process(command(std::move(args)), options);
-  }
   void put(const std::string& key, const std::string& data, std::vector<std::string> extra = {}) {
     write_file(dir_ / "in", data);
     std::vector<std::string> args{"put", key, (dir_ / "in").string()};
@@ -108,10 +78,6 @@ class ReencryptCliTest : public ::testing::Test {
         files.insert(entry.path().string());
     return files;
   }
-
-  fs::path dir_;
-  std::string keyring_;
-  std::string store_;
 };
 
 TEST_F(ReencryptCliTest, EveryObjectReadsBackIdenticallyAfterARun) {
