@@ -78,6 +78,14 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Runs of plain characters are copied at once (most of a presigned URL's query is plain).
+    std::size_t plain_end = text.find_first_of(plus_is_space ? std::string_view("%+") : std::string_view("%"), i);
+    if (plain_end == std::string_view::npos) plain_end = text.size();
+    if (plain_end > i) {
+      out.append(text.substr(i, plain_end - i));
+      i = plain_end - 1;
+      continue;
+    }
     char c = text[i];
     if (c == '%') {
       if (i + 2 >= text.size()) return std::nullopt;

@@ -2,11 +2,14 @@
 // orphan collection that never races a writer, stale temporary files, the registry entry, damage on disk.
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <fcntl.h>
 #include <fstream>
@@ -18,6 +21,8 @@
 #include <fmt/format.h>
 
 #include "list_model.h"
+#include "store/local/commit_watch.h"
+#include "store/local/sqlite_connection.h"
 #include "store/local/local_store.h"
 #include "store/registry.h"
 #include "test_sources.h"
@@ -256,6 +261,146 @@ TEST_F(LocalStoreTest, AMissingOrTruncatedBodyIsDataLossNotNotFound) {
   auto short_body = store_->open("truncated");
   ASSERT_FALSE(short_body);
   EXPECT_EQ(short_body.error().code(), ErrorCode::kDataLoss) << short_body.error().to_string();
+}
+
+// ---- index rows kept between reads (entry_cache.h, commit_watch.h) ---------------------------------------------
+
+// Runs store_writer (store_writer.cc) in a process of its own, as the CLI runs beside a server; returns its status.
+int run_store_writer(std::vector<std::string> args) {
+  std::vector<char*> argv{const_cast<char*>(BLOBSEAL_STORE_WRITER)};
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, BLOBSEAL_STORE_WRITER, nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST_F(LocalStoreTest, TheCommitWatchSeesEveryCommitAndNothingElse) {
+  ASSERT_TRUE(put("k", "body"));
+  auto connection = local::SqliteConnection::open((root_ / "index.sqlite").string(), {});
+  ASSERT_TRUE(connection) << connection.error().to_string();
+  ASSERT_TRUE((*connection)->execute("BEGIN; SELECT count(*) FROM objects; COMMIT;"));
+  auto watch = local::CommitWatch::open(**connection);
+  ASSERT_TRUE(watch) << watch.error().to_string();
+  auto before = (*watch)->snapshot();
+  ASSERT_TRUE(before) << "the WAL index header is not where sqlite.org/walformat.html says: nothing would ever be kept";
+  ASSERT_TRUE(store_->head("k"));
+  ASSERT_EQ(read("k"), "body");
+  EXPECT_TRUE((*watch)->unchanged_since(*before)) << "reads must not look like commits";
+
+  ASSERT_TRUE(put("k", "another body"));
+  EXPECT_FALSE((*watch)->unchanged_since(*before));
+  auto after_put = (*watch)->snapshot();
+  ASSERT_TRUE(after_put);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE objects SET generation = 'g'", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_FALSE((*watch)->unchanged_since(*after_put));
+}
+
+TEST_F(LocalStoreTest, AKeptRowNeverOutlivesAWriteByAnotherProcess) {
+  ASSERT_TRUE(put("k", "old body"));
+  // Read twice, so that the row is kept and the second read may come from what was kept.
+  ASSERT_EQ(read("k"), "old body");
+  ASSERT_EQ(read("k"), "old body");
+  ASSERT_TRUE(store_->head("k"));
+
+  ASSERT_EQ(run_store_writer({root_.string(), "put", "k", "new body from another process"}), 0);
+  EXPECT_EQ(read("k"), "new body from another process");
+  EXPECT_EQ(read("k"), "new body from another process");
+
+  ASSERT_EQ(run_store_writer({root_.string(), "remove", "k"}), 0);
+  auto gone = store_->open("k");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), ErrorCode::kNotFound) << gone.error().to_string();
+  EXPECT_FALSE(store_->head("k"));
+
+  // A key known absent is found once another process creates it.
+  ASSERT_EQ(run_store_writer({root_.string(), "put", "k", "back again"}), 0);
+  EXPECT_EQ(read("k"), "back again");
+}
+
+TEST_F(LocalStoreTest, AKeptRowNeverOutlivesAWriteByASecondStoreOnTheSameDirectory) {
+  auto second = LocalStore::open_directory(root_);
+  ASSERT_TRUE(second) << second.error().to_string();
+  ASSERT_TRUE(put("k", "old body"));
+  ASSERT_EQ(read("k"), "old body");
+  ASSERT_EQ(read("k"), "old body");
+  for (int round = 0; round < 20; ++round) {
+    std::string body = fmt::format("body {}", round);
+    StringSource source(body);
+    PutOptions options;
+    options.header = bytes_of("h");
+    ASSERT_TRUE((*second)->put("k", source, options));
+    ASSERT_EQ(read("k"), body) << "round " << round;
+    ASSERT_EQ(store_->head("k")->body_size, body.size());
+  }
+  ASSERT_TRUE((*second)->remove("k"));
+  EXPECT_FALSE(store_->open("k"));
+}
+
+TEST_F(LocalStoreTest, AKeptRowNeverOutlivesAWriteBySQLiteItself) {
+  // Another program (the sqlite3 shell, an operator's script restoring a row) follows no protocol of ours.
+  auto written = put("k", "body");
+  ASSERT_TRUE(written);
+  ASSERT_EQ(store_->head("k")->generation, written->generation);
+  ASSERT_EQ(store_->head("k")->generation, written->generation);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE objects SET generation = 'set-by-sqlite'", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto info = store_->head("k");
+  ASSERT_TRUE(info) << info.error().to_string();
+  EXPECT_EQ(info->generation, "set-by-sqlite");
+}
+
+TEST_F(LocalStoreTest, AKeptDataFileIsReadAgainAtEveryOpen) {
+  // Descriptors are kept, bytes are not: damage on disk after a read is seen by the next one, as without keeping.
+  ASSERT_TRUE(put("k", "original bytes"));
+  ASSERT_EQ(read("k"), "original bytes");
+  fs::path file = data_path(root_, data_file_of(root_, "k"));
+  ::chmod(file.c_str(), 0600);
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(0);
+    out.write("damaged!", 8);
+  }
+  EXPECT_EQ(read("k"), "damaged! bytes");
+  // Replaced, the old file is no longer read (its descriptor is dropped, and the row names another file).
+  ASSERT_TRUE(put("k", "replacement"));
+  EXPECT_EQ(read("k"), "replacement");
+}
+
+TEST_F(LocalStoreTest, ConcurrentReadersNeverSeeAnOlderBodyThanTheLastCompletedWrite) {
+  auto second = LocalStore::open_directory(root_);
+  ASSERT_TRUE(second) << second.error().to_string();
+  ASSERT_TRUE(put("k", "0"));
+  std::atomic<int> completed{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> violations{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t)
+    readers.emplace_back([&] {
+      while (!done) {
+        int floor = completed.load();
+        std::string body = read("k");
+        if (body.starts_with("<") || std::stoi(body) < floor) ++violations;
+      }
+    });
+  for (int i = 1; i <= 100; ++i) {
+    StringSource source(std::to_string(i));
+    PutOptions options;
+    options.header = bytes_of("h");
+    ASSERT_TRUE((*second)->put("k", source, options));
+    completed = i;
+  }
+  done = true;
+  for (auto& reader : readers) reader.join();
+  EXPECT_EQ(violations.load(), 0);
 }
 
 // ---- failures and orphans ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "store/local/data_directory.h"
 #include "store/local/key_listing.h"
 #include "store/local/object_index.h"
+#include "store/local/open_data_files.h"
 #include "store/local/random_id.h"
 
 namespace blobseal::store {
@@ -59,10 +60,9 @@ class WholeBody final : public RandomAccessSource {
   Bytes bytes_;
 };
 
-Result<std::unique_ptr<RandomAccessSource>> read_whole_if_small(std::unique_ptr<FileSource> file) {
-  if (file->size() > kReadWholeBelow) return std::unique_ptr<RandomAccessSource>(std::move(file));
-  Bytes bytes(static_cast<std::size_t>(file->size()));
-  std::size_t got = BLOBSEAL_TRY(read_full_at(*file, 0, bytes));
+Result<std::unique_ptr<RandomAccessSource>> read_whole(FileSource& file) {
+  Bytes bytes(static_cast<std::size_t>(file.size()));
+  std::size_t got = BLOBSEAL_TRY(read_full_at(file, 0, bytes));
   bytes.resize(got);  // a shorter file fails the reader's length checks, as it would have read by read
   return std::unique_ptr<RandomAccessSource>(std::make_unique<WholeBody>(std::move(bytes)));
 }
@@ -119,7 +119,10 @@ std::string relative_path(const DataFileEntry& entry) {
 
 LocalStore::LocalStore(std::filesystem::path root, std::unique_ptr<local::ObjectIndex> index,
                        std::unique_ptr<local::DataDirectory> data)
-    : root_(std::move(root)), index_(std::move(index)), data_(std::move(data)) {}
+    : root_(std::move(root)),
+      index_(std::move(index)),
+      data_(std::move(data)),
+      open_files_(std::make_unique<local::OpenDataFiles>()) {}
 
 LocalStore::~LocalStore() = default;
 
@@ -178,7 +181,7 @@ Result<ObjectInfo> LocalStore::put(std::string_view key, ByteSource& body, const
     return make_error(replaced.error());
   }
   pending.keep();
-  if (replaced->data_file) data_->remove(*replaced->data_file);
+  if (replaced->data_file) forget_and_remove(*replaced->data_file);
   return std::move(entry.info);
 }
 
@@ -188,13 +191,24 @@ Result<std::unique_ptr<StoredObject>> LocalStore::open(std::string_view key) {
   for (int attempt = 0; attempt < kLookupAttempts; ++attempt) {
     auto entry = BLOBSEAL_TRY(index_->find(key));
     if (!entry) return make_error(ErrorCode::kNotFound, fmt::format("no object {:?}", key));
+    bool small = entry->info.body_size <= kReadWholeBelow;
+    if (small) {
+      if (std::shared_ptr<FileSource> kept = open_files_->find(entry->data_file)) {
+        auto source = BLOBSEAL_TRY(read_whole(*kept));
+        return std::unique_ptr<StoredObject>(new LocalStoredObject(std::move(entry->info), std::move(source)));
+      }
+    }
     auto body = data_->open_for_reading(entry->data_file);
     if (body) {
       if ((*body)->size() != entry->info.body_size)
         return make_error(ErrorCode::kDataLoss,
                           fmt::format("the data file of {:?} holds {} bytes; the index records {}", key,
                                       (*body)->size(), entry->info.body_size));
-      auto source = BLOBSEAL_TRY(read_whole_if_small(std::move(*body)));
+      if (!small)
+        return std::unique_ptr<StoredObject>(new LocalStoredObject(std::move(entry->info), std::move(*body)));
+      std::shared_ptr<FileSource> file(std::move(*body));
+      auto source = BLOBSEAL_TRY(read_whole(*file));
+      open_files_->keep(entry->data_file, std::move(file));
       return std::unique_ptr<StoredObject>(new LocalStoredObject(std::move(entry->info), std::move(source)));
     }
     if (body.error().code() != ErrorCode::kNotFound) return make_error(body.error());
@@ -256,7 +270,7 @@ Result<ObjectInfo> LocalStore::copy(std::string_view source, std::string_view de
       return make_error(replaced.error());
     }
     pending.keep();
-    if (replaced->data_file) data_->remove(*replaced->data_file);
+    if (replaced->data_file) forget_and_remove(*replaced->data_file);
     return std::move(entry.info);
   }
   return make_error(ErrorCode::kUnavailable, fmt::format("object {:?} kept changing while being copied", source));
@@ -265,8 +279,13 @@ Result<ObjectInfo> LocalStore::copy(std::string_view source, std::string_view de
 Status LocalStore::remove(std::string_view key) {
   BLOBSEAL_TRY_STATUS(validate_key(key));
   std::string data_file = BLOBSEAL_TRY(index_->erase(key));
-  data_->remove(data_file);
+  forget_and_remove(data_file);
   return {};
+}
+
+void LocalStore::forget_and_remove(const std::string& data_file) {
+  open_files_->forget(data_file);
+  data_->remove(data_file);
 }
 
 Result<ListResult> LocalStore::list(const ListRequest& request) {
@@ -297,10 +316,11 @@ Status LocalStore::remove_orphans(std::chrono::seconds min_age) {
     return {};
   }));
   for (const DataFileEntry& entry : candidates) {
-    BLOBSEAL_TRY(data_->remove_unheld(entry, [&]() -> Result<bool> {
+    bool removed = BLOBSEAL_TRY(data_->remove_unheld(entry, [&]() -> Result<bool> {
       if (entry.temporary) return true;
       return !BLOBSEAL_TRY(index_->references(entry.id));
     }));
+    if (removed) open_files_->forget(entry.id);
   }
   return {};
 }

@@ -40,6 +40,7 @@ namespace blobseal::store {
 namespace local {
 class ObjectIndex;
 class DataDirectory;
+class OpenDataFiles;
 }  // namespace local
 
 class LocalStore final : public ObjectStore {
@@ -61,8 +62,10 @@ class LocalStore final : public ObjectStore {
   // the new data file is left in place for remove_orphans() to judge, never deleted under a possibly committed row.
   Result<ObjectInfo> put(std::string_view key, ByteSource& body, const PutOptions& options) override;
 
-  // The returned body is an open file descriptor, so it keeps reading the same bytes after the key is replaced
-  // or removed. DataLoss when the data file is missing or its size differs from the index.
+  // The returned body is an open file descriptor (or, for a small object, its bytes read at open), so it keeps
+  // reading the same bytes after the key is replaced or removed. DataLoss when the data file is missing or its size
+  // differs from the index. The index row and small data files may come from what an earlier open kept
+  // (object_index.h, open_data_files.h); neither is ever older than the last commit before the call.
   Result<std::unique_ptr<StoredObject>> open(std::string_view key) override;
   Result<ObjectInfo> head(std::string_view key) override;
 
@@ -100,10 +103,13 @@ class LocalStore final : public ObjectStore {
  private:
   LocalStore(std::filesystem::path root, std::unique_ptr<local::ObjectIndex> index,
              std::unique_ptr<local::DataDirectory> data);
+  // Unlinks a data file no row names any more, closing it first if it was kept open.
+  void forget_and_remove(const std::string& data_file);
 
   std::filesystem::path root_;
   std::unique_ptr<local::ObjectIndex> index_;
   std::unique_ptr<local::DataDirectory> data_;
+  std::unique_ptr<local::OpenDataFiles> open_files_;  // small data files kept open between reads
 };
 
 }  // namespace blobseal::store

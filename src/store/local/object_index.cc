@@ -1,11 +1,14 @@
 #include "store/local/object_index.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "store/local/commit_watch.h"
+#include "store/local/entry_cache.h"
 #include "store/local/sqlite_connection.h"
 
 namespace blobseal::store::local {
@@ -134,20 +137,35 @@ class ObjectIndex::ReaderLease {
   std::unique_ptr<SqliteConnection> connection_;
 };
 
-ObjectIndex::ObjectIndex(std::string path, std::unique_ptr<SqliteConnection> writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+ObjectIndex::ObjectIndex(std::string path, std::unique_ptr<SqliteConnection> writer,
+                         std::unique_ptr<CommitWatch> commits)
+    : path_(std::move(path)),
+      writer_(std::move(writer)),
+      commits_(std::move(commits)),
+      cache_(std::make_unique<EntryCache>()) {}
 
 ObjectIndex::~ObjectIndex() = default;
 
 Result<std::unique_ptr<ObjectIndex>> ObjectIndex::open(const std::string& path) {
   // Created here rather than by SQLite (0644 less the umask) so that it is private; SQLite gives the -wal and
-  // -shm files the database file's mode.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error(errno_error("open", path));
-  ::close(fd);
+  // -shm files the database file's mode. An existing file is not opened here: closing a descriptor of it would drop
+  // every POSIX lock this process holds on it, those of SQLite connections already open on it included.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else {
+    if (errno != EEXIST) return make_error(errno_error("open", path));
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return make_error(errno_error("lstat", path));
+    if (!S_ISREG(st.st_mode))
+      return make_error(ErrorCode::kFailedPrecondition, fmt::format("{} is not a regular file", path));
+  }
   auto writer = BLOBSEAL_TRY(SqliteConnection::open(path, {}));
   BLOBSEAL_TRY_STATUS(create_schema(*writer));
-  return std::unique_ptr<ObjectIndex>(new ObjectIndex(path, std::move(writer)));
+  // The writer has run a transaction in WAL mode, so its WAL index is mapped. Without it, every find() reads.
+  auto commits = CommitWatch::open(*writer);
+  return std::unique_ptr<ObjectIndex>(
+      new ObjectIndex(path, std::move(writer), commits ? std::move(*commits) : nullptr));
 }
 
 Result<ObjectIndex::ReaderLease> ObjectIndex::lease_reader() {
@@ -166,6 +184,16 @@ Result<ObjectIndex::ReaderLease> ObjectIndex::lease_reader() {
 }
 
 Result<std::optional<IndexEntry>> ObjectIndex::find(std::string_view key) {
+  if (!commits_) return read(key);
+  std::optional<CommitWatch::Snapshot> version = commits_->snapshot();
+  if (version)
+    if (auto kept = cache_->find(key, *version)) return std::move(*kept);
+  auto entry = BLOBSEAL_TRY(read(key));
+  if (version && commits_->unchanged_since(*version)) cache_->keep(key, entry, *version);
+  return entry;
+}
+
+Result<std::optional<IndexEntry>> ObjectIndex::read(std::string_view key) {
   static const std::string sql = fmt::format("SELECT {} FROM objects WHERE key = ?1", kColumns);
   auto reader = BLOBSEAL_TRY(lease_reader());
   auto query = BLOBSEAL_TRY(reader->cached(sql));

@@ -12,6 +12,9 @@
 // Threads: every method may be called concurrently. Writes go through one connection under a mutex, each in a
 // BEGIN IMMEDIATE transaction, which also serialises them with other processes (waiting up to the busy timeout,
 // then Unavailable). Reads take a read-only connection from a small pool and see one consistent snapshot (WAL).
+//
+// find() answers from an EntryCache while the WAL index shows no commit by any connection of any process since the
+// row was read (commit_watch.h).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,8 @@
 
 namespace blobseal::store::local {
 
+class CommitWatch;
+class EntryCache;
 class SqliteConnection;
 
 struct IndexEntry {
@@ -48,7 +53,8 @@ class ObjectIndex {
   static Result<std::unique_ptr<ObjectIndex>> open(const std::string& path);
   ~ObjectIndex();
 
-  // The entry for `key`, or nullopt.
+  // The entry for `key`, or nullopt: as committed when find() was called or later (never older, whichever process
+  // committed it).
   Result<std::optional<IndexEntry>> find(std::string_view key);
 
   // Inserts or replaces the row for entry.info.key, in one transaction, when `if_generation_match` holds for the
@@ -77,12 +83,16 @@ class ObjectIndex {
 
  private:
   class ReaderLease;
-  explicit ObjectIndex(std::string path, std::unique_ptr<SqliteConnection> writer);
+  ObjectIndex(std::string path, std::unique_ptr<SqliteConnection> writer, std::unique_ptr<CommitWatch> commits);
   Result<ReaderLease> lease_reader();
+  Result<std::optional<IndexEntry>> read(std::string_view key);
 
   std::string path_;
   std::mutex writer_mutex_;
   std::unique_ptr<SqliteConnection> writer_;
+  // After writer_, whose mapping of the WAL index it reads: destroyed first.
+  std::unique_ptr<CommitWatch> commits_;  // nullptr when the WAL index cannot be watched: then nothing is kept
+  std::unique_ptr<EntryCache> cache_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
 };

@@ -153,6 +153,19 @@ Status SqliteConnection::execute(const std::string& sql) {
 
 std::int64_t SqliteConnection::changes() const { return sqlite3_changes64(db_); }
 
+Result<const void*> SqliteConnection::wal_index() const {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == nullptr ||
+      file->pMethods == nullptr || file->pMethods->iVersion < 2 || file->pMethods->xShmMap == nullptr)
+    return make_error(ErrorCode::kFailedPrecondition, fmt::format("{}: no shared-memory WAL index", path_));
+  void volatile* region = nullptr;
+  constexpr int kRegionSize = 32 * 1024;  // what SQLite maps the WAL index by
+  int rc = file->pMethods->xShmMap(file, 0, kRegionSize, 0, &region);
+  if (rc != SQLITE_OK || region == nullptr)
+    return make_error(ErrorCode::kFailedPrecondition, fmt::format("{}: the WAL index is not mapped", path_));
+  return const_cast<const void*>(region);
+}
+
 // ---- SqliteTransaction -------------------------------------------------------------------------------------------
 
 Result<SqliteTransaction> SqliteTransaction::begin(SqliteConnection& connection) {

@@ -96,6 +96,12 @@ class SqliteConnection {
   // Rows changed by the last INSERT/UPDATE/DELETE.
   std::int64_t changes() const;
 
+  // The start of this connection's mapping of the WAL index (the -shm file, region 0), through the VFS's own xShmMap:
+  // no descriptor of ours is opened or closed on that file (closing one would drop every fcntl lock the process holds
+  // on it, SQLite's included). Valid until the connection closes. FailedPrecondition when the database is not in WAL
+  // mode with shared memory, or no transaction has been run on this connection yet.
+  Result<const void*> wal_index() const;
+
   const std::string& path() const { return path_; }
 
  private:
